@@ -1,0 +1,12 @@
+"""inpaintkit: image inpainting (DeepFill v2, region normalization, pluralistic
+completion, partial convolution, classical baselines) as a library, CLI and web app.
+
+Tensor convention (see :mod:`inpaintkit.conventions`): image ``(B,3,H,W)`` float in
+[-1, 1] RGB; mask ``(B,1,H,W)`` float in {0, 1}, 1 = hole.
+"""
+
+from inpaintkit.conventions import composite
+from inpaintkit.errors import InpaintError
+
+__version__ = "0.1.0"
+__all__ = ["InpaintError", "composite", "__version__"]
