@@ -1,0 +1,129 @@
+"""Gated convolution (DeepFill v2).
+
+Yu et al., "Free-Form Image Inpainting with Gated Convolution", ICCV 2019, eq. (1)-(2)::
+
+    gating  = W_g * x
+    feature = W_f * x
+    y       = phi(feature) * sigmoid(gating)        phi = ELU by default
+
+Shapes: x ``(B, in_ch, H, W)`` -> y ``(B, out_ch, ceil(H/stride), ceil(W/stride))``.
+
+The feature and gating convolutions are stored as *one* ``Conv2d`` with ``2*out_ch``
+outputs whose first half is the feature conv and second half the gating conv. That is
+exactly the official implementation (``gen_conv`` convolves to ``cnum`` channels and
+splits them in two), costs one convolution call instead of two and has the same
+parameters as two separate convolutions. With ``spectral_norm=True`` the normalisation
+applies to the stacked weight; the largest singular value of each half is bounded by that of
+the whole, so both halves stay 1-Lipschitz (in the power-iteration sense).
+
+Output layer: the official code returns a *plain* convolution (no split, no gate) when
+``activation is None``. Here ``activation=None`` means phi = identity and the layer is
+*still gated* unless ``gate=False`` is passed; the DeepFill v2 model passes ``gate=False``
+for its RGB output layers to follow the official code. ``gate=False`` in general gives a
+plain ``conv -> phi`` layer (used by the ``deepfill_v2_vanilla`` ablation).
+
+:class:`GatedDeconv2d` is the official "deconv": nearest-neighbour x2 upsampling followed by
+a 3x3 gated convolution (avoids the checkerboard artefacts of transposed convolutions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
+
+_ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "elu": F.elu,
+    "relu": F.relu,
+    "lrelu": lambda t: F.leaky_relu(t, 0.2),
+}
+
+
+def same_padding(kernel: int, dilation: int = 1) -> int:
+    """Zero padding that keeps H, W (stride 1) or gives ceil(H/stride) for an odd kernel."""
+    if kernel % 2 != 1:
+        raise ValueError(f"'same' padding needs an odd kernel size, got {kernel}")
+    return dilation * (kernel - 1) // 2
+
+
+class GatedConv2d(nn.Module):
+    """``phi(W_f * x) * sigmoid(W_g * x)`` with "same" zero padding for any dilation.
+
+    Args:
+        in_ch, out_ch: input channels; output channels *after* gating (the underlying conv
+            has ``2*out_ch`` outputs when gated).
+        kernel, stride, dilation: as for ``nn.Conv2d`` (kernel must be odd).
+        activation: ``"elu"`` (default), ``"relu"``, ``"lrelu"`` or ``None`` (identity).
+        gate: ``False`` drops the gating branch: ``y = phi(W_f * x)``.
+        spectral_norm: wrap the convolution in spectral normalisation.
+        keep_gate: keep the last gating map (``(B, out_ch, H', W')``, values in (0, 1),
+            detached) in ``self.last_gate`` for visualisation.
+    """
+
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        kernel: int,
+        stride: int = 1,
+        dilation: int = 1,
+        activation: str | None = "elu",
+        spectral_norm: bool = False,
+        gate: bool = True,
+        keep_gate: bool = False,
+    ) -> None:
+        super().__init__()
+        if activation is not None and activation not in _ACTIVATIONS:
+            raise ValueError(
+                f"unknown activation '{activation}' (known: {', '.join(_ACTIVATIONS)}, None)"
+            )
+        self.out_ch = out_ch
+        self.gated = gate
+        self.activation = activation
+        self.keep_gate = keep_gate
+        self.last_gate: torch.Tensor | None = None
+        conv = nn.Conv2d(
+            in_ch,
+            2 * out_ch if gate else out_ch,
+            kernel,
+            stride=stride,
+            padding=same_padding(kernel, dilation),
+            dilation=dilation,
+        )
+        self.conv = _spectral_norm(conv) if spectral_norm else conv
+        self._phi = _ACTIVATIONS[activation] if activation is not None else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)  # (B, 2*out_ch or out_ch, H', W')
+        if self.gated:
+            y, g = y.split(self.out_ch, dim=1)  # views, no copy
+            g = torch.sigmoid(g)
+            if self.keep_gate:
+                self.last_gate = g.detach()
+        if self._phi is not None:
+            y = self._phi(y)
+        return y * g if self.gated else y
+
+    def extra_repr(self) -> str:
+        return f"gated={self.gated}, activation={self.activation}"
+
+
+class GatedDeconv2d(nn.Module):
+    """Nearest-neighbour x2 upsampling, then a 3x3 :class:`GatedConv2d` (stride 1).
+
+    ``(B, in_ch, H, W) -> (B, out_ch, 2H, 2W)``. Keyword arguments go to the gated conv.
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int = 3, **kwargs: object) -> None:
+        super().__init__()
+        self.conv = GatedConv2d(in_ch, out_ch, kernel, stride=1, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def last_gate(self) -> torch.Tensor | None:
+        return self.conv.last_gate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))

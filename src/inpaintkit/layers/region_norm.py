@@ -1,0 +1,183 @@
+"""Region normalization (Yu et al., AAAI 2020, "Region Normalization for Image
+Inpainting").
+
+Region normalization splits the spatial positions into regions R^k (here two: the hole
+and the known part, or the detected and the undetected part) and normalizes each region
+with its own statistics::
+
+    RN(x)[n,c,p] = (x[n,c,p] - mu^k[n,c]) / sqrt(var^k[n,c] + eps)     for p in R^k[n]
+    mu^k[n,c]    = mean of x[n,c,p] over p in R^k[n]
+    var^k[n,c]   = (biased) variance of x[n,c,p] over p in R^k[n]
+
+Two ways of pooling the statistics, selected by ``mode``:
+
+* ``"instance"`` (the paper's equations): per sample and channel. Independent of the
+  other samples in the batch (train = eval, batch-size independent), but a region with
+  few pixels (a tiny hole, or a hole that vanished after down-sampling) gets noisy
+  statistics.
+* ``"batch"`` (the official code, geekyutao/RN): per channel, pooled over the batch and
+  the region's pixels of every sample, always from the current batch (no running
+  averages, like ``BatchNorm2d(track_running_stats=False)``). Smoother statistics for
+  small regions, but a sample's output depends on the rest of its batch; at batch size 1
+  it equals ``"instance"``.
+
+An empty region contributes nothing (its mean and variance are set to 0 and it has no
+pixels to write), so no NaN/Inf appears.
+
+* :class:`RegionNormB` (basic RN): regions = hole / known from the input mask (resized to
+  the feature size with nearest neighbour), followed by a per-region, per-channel affine
+  ``gamma^k[c] * RN(x) + beta^k[c]`` initialised to the identity. The official code
+  writes ``(1 + gamma) * RN(x) + beta`` with zero-initialised gamma: the same function.
+* :class:`RegionNormL` (learnable RN): a spatial response map
+  ``s = sigmoid(conv7x7([mean_c(x); max_c(x)]))`` (B,1,H,W); regions = ``s >= t``
+  (thresholded without gradient); region-normalize without affine; then the pixel-wise
+  affine ``RN(x) * (1 + gamma(s)) + beta(s)`` with ``gamma``, ``beta`` 7x7 convs of ``s``
+  (shared over channels), through which the detector conv receives its gradient.
+
+Shapes: x (B, C, H, W); mask (B, 1, h, w) float, 1 = hole (any h, w). Output (B, C, H, W).
+Statistics are computed in float32 whatever the input dtype.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+RN_MODES = ("instance", "batch")
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in RN_MODES:
+        raise ValueError(f"region norm mode must be one of {RN_MODES}, got {mode!r}")
+
+
+def _normalize_one(x: torch.Tensor, region: torch.Tensor, dims: tuple[int, ...], eps: float):
+    count = region.sum(dims, keepdim=True)
+    # An empty region has count 0: divide by 1 instead, which gives mean = var = 0 and
+    # finite values that the caller multiplies by the (all-zero) region indicator.
+    denom = count.clamp_min(1.0)
+    mean = (x * region).sum(dims, keepdim=True) / denom
+    centred = x - mean
+    var = (centred * region).square().sum(dims, keepdim=True) / denom
+    return centred * torch.rsqrt(var + eps)
+
+
+def region_normalize(
+    x: torch.Tensor, region: torch.Tensor, mode: str = "instance", eps: float = 1e-5
+) -> torch.Tensor:
+    """Normalize ``region`` (B,1,H,W in {0,1}) and its complement separately, no affine.
+
+    ``mode`` as in the module docstring. ``region`` must already have x's spatial size.
+    """
+    _check_mode(mode)
+    if region.shape[-2:] != x.shape[-2:] or region.shape[1] != 1:
+        raise ValueError(
+            f"region_normalize: region {tuple(region.shape)} does not fit x {tuple(x.shape)}"
+        )
+    dims = (2, 3) if mode == "instance" else (0, 2, 3)
+    xf = x.float()
+    r = region.float()
+    inside = _normalize_one(xf, r, dims, eps)
+    outside = _normalize_one(xf, 1.0 - r, dims, eps)
+    return torch.lerp(outside, inside, r).to(x.dtype)
+
+
+def resize_mask(mask: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
+    """(B,1,h,w) hole mask -> binary (B,1,*size), nearest neighbour (as the official RN)."""
+    if mask.shape[-2:] != tuple(size):
+        mask = F.interpolate(mask.float(), size=tuple(size), mode="nearest")
+    return (mask > 0.5).float()
+
+
+class RegionNormB(nn.Module):
+    """Basic region normalization: hole and known regions from the input hole mask.
+
+    Args:
+        channels: C.
+        mode: ``"instance"`` (paper, default) or ``"batch"`` (official code); see module doc.
+        eps: added to the variance.
+        affine: learn separate per-channel (gamma, beta) for the hole and the known region,
+            initialised to (1, 0) so the layer starts as pure normalization.
+    """
+
+    def __init__(
+        self, channels: int, mode: str = "instance", eps: float = 1e-5, affine: bool = True
+    ) -> None:
+        super().__init__()
+        _check_mode(mode)
+        self.channels = channels
+        self.mode = mode
+        self.eps = eps
+        self.affine = affine
+        if affine:
+            self.hole_weight = nn.Parameter(torch.ones(channels))
+            self.hole_bias = nn.Parameter(torch.zeros(channels))
+            self.known_weight = nn.Parameter(torch.ones(channels))
+            self.known_bias = nn.Parameter(torch.zeros(channels))
+
+    def extra_repr(self) -> str:
+        return f"{self.channels}, mode={self.mode}, eps={self.eps}, affine={self.affine}"
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """x: (B,C,H,W); mask: (B,1,h,w) hole mask (1 = hole), resized to (H,W)."""
+        if mask is None:
+            raise ValueError("RegionNormB needs the hole mask")
+        hole = resize_mask(mask.detach(), x.shape[-2:]).to(x.device)
+        out = region_normalize(x, hole, self.mode, self.eps)
+        if not self.affine:
+            return out
+        shape = (1, -1, 1, 1)
+        weight = torch.lerp(self.known_weight.view(shape), self.hole_weight.view(shape), hole)
+        bias = torch.lerp(self.known_bias.view(shape), self.hole_bias.view(shape), hole)
+        return out * weight.to(out.dtype) + bias.to(out.dtype)
+
+
+class RegionNormL(nn.Module):
+    """Learnable region normalization: regions found by a spatial response map.
+
+    Args:
+        channels: C (kept for a uniform constructor; the layer has no per-channel weights).
+        threshold: t; pixels with response >= t form one region, the rest the other.
+        mode, eps: as :class:`RegionNormB`.
+        kernel_size: of the detector and affine convs (7 in the paper, 3 allowed).
+
+    ``forward(x, mask=None)``: the mask argument is accepted and ignored so that every norm
+    layer has the same signature. :meth:`response` gives the map itself (for visualisation).
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        threshold: float = 0.8,
+        mode: str = "instance",
+        eps: float = 1e-5,
+        kernel_size: int = 7,
+    ) -> None:
+        super().__init__()
+        _check_mode(mode)
+        if kernel_size not in (3, 7):
+            raise ValueError(f"RegionNormL kernel_size must be 3 or 7, got {kernel_size}")
+        pad = kernel_size // 2
+        self.channels = channels
+        self.threshold = threshold
+        self.mode = mode
+        self.eps = eps
+        self.detector = nn.Conv2d(2, 1, kernel_size, padding=pad, bias=False)
+        self.gamma_conv = nn.Conv2d(1, 1, kernel_size, padding=pad)
+        self.beta_conv = nn.Conv2d(1, 1, kernel_size, padding=pad)
+
+    def extra_repr(self) -> str:
+        return f"{self.channels}, threshold={self.threshold}, mode={self.mode}, eps={self.eps}"
+
+    def response(self, x: torch.Tensor) -> torch.Tensor:
+        """Spatial response map in (0, 1), (B,1,H,W)."""
+        pooled = torch.cat([x.mean(1, keepdim=True), x.amax(1, keepdim=True)], dim=1)
+        return torch.sigmoid(self.detector(pooled))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        s = self.response(x)
+        # The threshold is a step function: the detector learns through gamma/beta only.
+        region = (s.detach() >= self.threshold).to(x.dtype)
+        out = region_normalize(x, region, self.mode, self.eps)
+        return out * (1.0 + self.gamma_conv(s)) + self.beta_conv(s)

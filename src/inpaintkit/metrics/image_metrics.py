@@ -1,0 +1,128 @@
+"""Full-reference image metrics of the inpainting papers: PSNR, SSIM and L1.
+
+All three take two batches ``(B, C, H, W)`` (C is 3 for RGB) and return one value per
+image, shape ``(B,)``, float64. Inputs are either
+
+* ``torch.uint8`` tensors holding 0..255 pixel values, used as they are, or
+* floating tensors in [-1, 1] (the project convention), mapped to 0..255 by
+  ``(x + 1) * 127.5`` and, with ``quantize=True`` (the default), rounded and clipped to
+  integers exactly as :func:`inpaintkit.conventions.tensor_to_image` does. The papers
+  (partial convolutions, Liu et al. 2018; region normalization, Yu et al. 2020) score the
+  saved 8-bit images, so the default reproduces that; ``quantize=False`` scores the raw
+  float values (useful for quick validation during training).
+
+Every metric is computed on 0..255 values in float64, with data range R = 255:
+
+* PSNR  = 10 log10(R^2 / MSE), MSE the mean over all pixels and channels of one image.
+  Identical images give ``inf`` (as scikit-image); ``max_db`` caps it.
+* SSIM  (Wang et al. 2004) with an 11x11 gaussian window, sigma 1.5, population
+  covariances, K1 = 0.01, K2 = 0.03: per channel the SSIM map
+  ``(2 mu_x mu_y + C1)(2 s_xy + C2) / ((mu_x^2 + mu_y^2 + C1)(s_x^2 + s_y^2 + C2))``,
+  averaged over the pixels at least 5 px from the border and over channels. This is
+  ``skimage.metrics.structural_similarity(a, b, gaussian_weights=True, sigma=1.5,
+  use_sample_covariance=False, channel_axis=-1, data_range=255)``: scikit-image filters the
+  whole image and then drops the 5-px border, so only valid (unpadded) windows count,
+  which is what the valid convolution here computes directly.
+* L1    = 100 * mean |a - b| / 255: mean absolute error in percent of the range, over the
+  whole image and all channels.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+DATA_RANGE = 255.0
+SSIM_SIGMA = 1.5
+SSIM_RADIUS = 5  # int(3.5 * 1.5 + 0.5): scikit-image's truncate=3.5 gives an 11-tap window
+SSIM_K1 = 0.01
+SSIM_K2 = 0.03
+
+
+def to_pixels(x: torch.Tensor, quantize: bool = True) -> torch.Tensor:
+    """A uint8 or [-1, 1] float batch as float64 0..255 values (see the module docstring)."""
+    if x.dtype == torch.uint8:
+        return x.to(torch.float64)
+    if not x.is_floating_point():
+        raise TypeError(f"expected a uint8 or floating tensor, got {x.dtype}")
+    # float32 arithmetic on purpose: the same rounding as conventions.tensor_to_image, so a
+    # metric on a tensor equals the metric on the image file written from it.
+    y = (x.detach().float() + 1.0) * 127.5
+    if quantize:
+        y = y.round().clamp(0.0, 255.0)
+    return y.to(torch.float64)
+
+
+def _pair(pred: torch.Tensor, target: torch.Tensor, quantize: bool) -> tuple[torch.Tensor, ...]:
+    if pred.ndim != 4 or pred.shape != target.shape:
+        raise ValueError(
+            f"expected two (B,C,H,W) batches of one shape, got {tuple(pred.shape)} and "
+            f"{tuple(target.shape)}"
+        )
+    return to_pixels(pred, quantize), to_pixels(target.to(pred.device), quantize)
+
+
+def psnr(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    quantize: bool = True,
+    max_db: float | None = None,
+) -> torch.Tensor:
+    """Peak signal-to-noise ratio in dB per image, (B,) float64.
+
+    ``inf`` where the two images are identical, unless ``max_db`` is given: then every
+    value is clamped to at most ``max_db`` (the evaluation protocol uses 100 dB so bucket
+    means stay finite; at 256x256 a single 8-bit step on one channel already gives 101 dB).
+    """
+    a, b = _pair(pred, target, quantize)
+    mse = (a - b).square().mean(dim=(1, 2, 3))
+    value = 10.0 * torch.log10(DATA_RANGE**2 / mse)  # mse == 0 -> +inf (no warning in torch)
+    if max_db is not None:
+        value = value.clamp(max=max_db)
+    return value
+
+
+def l1(pred: torch.Tensor, target: torch.Tensor, *, quantize: bool = True) -> torch.Tensor:
+    """Mean absolute error in percent of 255 per image, (B,) float64."""
+    a, b = _pair(pred, target, quantize)
+    return (a - b).abs().mean(dim=(1, 2, 3)) * (100.0 / DATA_RANGE)
+
+
+def _gaussian_taps(device: torch.device) -> torch.Tensor:
+    x = torch.arange(-SSIM_RADIUS, SSIM_RADIUS + 1, dtype=torch.float64, device=device)
+    g = torch.exp(-0.5 * (x / SSIM_SIGMA) ** 2)
+    return g / g.sum()
+
+
+def _blur_valid(x: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
+    """Separable gaussian filter, valid positions only: (N,C,H,W) -> (N,C,H-10,W-10)."""
+    c = x.shape[1]
+    k = taps.numel()
+    x = F.conv2d(x, taps.view(1, 1, 1, k).expand(c, 1, 1, k), groups=c)
+    return F.conv2d(x, taps.view(1, 1, k, 1).expand(c, 1, k, 1), groups=c)
+
+
+def ssim(pred: torch.Tensor, target: torch.Tensor, *, quantize: bool = True) -> torch.Tensor:
+    """Structural similarity per image, (B,) float64 (see the module docstring).
+
+    Images must be at least 11x11 (the window), as in scikit-image.
+    """
+    a, b = _pair(pred, target, quantize)
+    win = 2 * SSIM_RADIUS + 1
+    if a.shape[-1] < win or a.shape[-2] < win:
+        raise ValueError(f"ssim needs images of at least {win}x{win}, got {tuple(a.shape[-2:])}")
+    taps = _gaussian_taps(a.device)
+    # One grouped convolution for the five local moments instead of five calls.
+    c = a.shape[1]
+    moments = _blur_valid(torch.cat([a, b, a * a, b * b, a * b], dim=1), taps)
+    mu_a, mu_b, aa, bb, ab = moments.split(c, dim=1)
+    var_a = aa - mu_a * mu_a
+    var_b = bb - mu_b * mu_b
+    cov = ab - mu_a * mu_b
+    c1 = (SSIM_K1 * DATA_RANGE) ** 2
+    c2 = (SSIM_K2 * DATA_RANGE) ** 2
+    num = (2.0 * mu_a * mu_b + c1) * (2.0 * cov + c2)
+    den = (mu_a * mu_a + mu_b * mu_b + c1) * (var_a + var_b + c2)
+    return (num / den).mean(dim=(1, 2, 3))
+

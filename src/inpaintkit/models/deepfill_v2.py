@@ -1,0 +1,306 @@
+"""DeepFill v2: two-stage gated-convolution generator with contextual attention.
+
+Yu et al., "Free-Form Image Inpainting with Gated Convolution", ICCV 2019 (architecture
+of the official ``inpaint_model.py``, v2 branch); contextual attention from Yu et al.,
+"Generative Image Inpainting with Contextual Attention", CVPR 2018.
+
+With ``x = masked_input(image, mask)`` (hole zeroed), ``1`` a ones channel, ``m`` the mask
+and ``s`` the optional sketch (``s * m``)::
+
+    coarse  = tanh(CoarseNet([x, 1, m, s]))                       (B, 3, H, W)
+    x2      = composite(coarse, x, m)                             coarse inside the hole
+    hallu   = DilatedBranch([x2, 1, m, s])                        (B, 4c, H/4, W/4)
+    pm      = AttentionBranch([x2, 1, m, s])                      (B, 4c, H/4, W/4)
+    refined = tanh(Decoder([hallu, pm]))                          (B, 3, H, W)
+            | clamp(x2 + Decoder([hallu, pm]), -1, 1)             with ``residual=True``
+
+Channel plan: as the official code, where ``gen_conv(x, n)`` convolves to ``n`` channels
+and splits them into ``n/2`` features and ``n/2`` gates; ``GatedConv2d(in, n/2)`` here is the
+same layer. With ``c = cnum/2`` (24 by default) the widths are c, 2c and 4c (the bottleneck,
+"wide"); ``slim=True`` uses 2c for the bottleneck instead of 4c. The RGB output layers are
+plain convolutions (no gate), as in the official code. Parameter counts (generator, default
+config): ~4.06M (the paper reports 4.1M); ``slim``: ~1.13M; ``tiny`` (cnum 16): ~0.45M.
+
+Differences from the official code (documented choices):
+
+* the refinement stage also sees the ones channel, the mask and the sketch (the official
+  v2 feeds it only the 3-channel composited image); set ``refine_sees_mask=False`` for the
+  official input. It costs ~5k parameters and lets a residual refinement over a fixed
+  (Telea) coarse result know where the hole is.
+* the contextual-attention mask is downsampled with max pooling (any hole pixel), not
+  nearest, and the layer uses true cosine similarity (see its module).
+* the learned coarse network can be replaced by OpenCV Telea (``coarse="telea"``): each
+  sample is inpainted by ``cv2.inpaint(..., 3, cv2.INPAINT_TELEA)`` on uint8 under
+  ``no_grad`` on the CPU. That stage is **not differentiable** (no gradient reaches it; the
+  coarse output has ``requires_grad=False``) and **not part of ONNX export** (it is a
+  per-sample OpenCV call outside the graph).
+* ``residual=True``: the refinement output is ``clamp(x2 + delta, -1, 1)`` with the last
+  layer zero-initialised, so an untrained model returns exactly ``x2`` (the coarse result
+  inside the hole, the input outside). There is no tanh on ``delta``; the clamp bounds it.
+
+``gated=False`` replaces every gated conv by a plain conv + ELU with the same number of
+output features (no gate branch, about half the parameters): the ``deepfill_v2_vanilla``
+ablation. The flow of the attention layer from the last forward pass is kept (detached) in
+``self.last_flow`` ``(B, 2, H/4, W/4)`` for visualisation
+(``inpaintkit.layers.contextual_attention.flow_to_image``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import cv2
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from inpaintkit.conventions import (
+    composite,
+    image_to_tensor,
+    masked_input,
+    tensor_to_image,
+    tensor_to_mask,
+)
+from inpaintkit.layers.contextual_attention import ContextualAttention
+from inpaintkit.layers.gated_conv import GatedConv2d, GatedDeconv2d
+from inpaintkit.models.base import InpaintModel
+
+COARSE_MODES = ("learned", "telea")
+
+
+@dataclass(frozen=True)
+class DeepFillV2Config:
+    """DeepFill v2 options (defaults: the official model).
+
+    cnum: official base width (each gated conv's ``cnum`` is split into feature and gate
+        halves); multiple of 4.
+    slim: bottleneck width 2c instead of 4c (c = cnum/2): about 3.6x fewer parameters.
+    in_extra: extra input channels (1 = a user sketch / edge map, used inside the hole).
+    gated: gated convolutions; False = plain convs (the vanilla ablation).
+    coarse: "learned" (coarse network) or "telea" (OpenCV Telea, radius 3, no parameters).
+    residual: refined = clamp(coarse + delta, -1, 1) with a zero-initialised last layer.
+    refine_sees_mask: feed ones + mask (+ sketch) to the refinement stage too.
+    """
+
+    cnum: int = 48
+    slim: bool = False
+    in_extra: int = 0
+    gated: bool = True
+    coarse: str = "learned"
+    residual: bool = False
+    refine_sees_mask: bool = True
+
+    def __post_init__(self) -> None:
+        if self.cnum < 4 or self.cnum % 4:
+            raise ValueError(f"DeepFillV2Config: cnum must be a multiple of 4, got {self.cnum}")
+        if self.in_extra < 0:
+            raise ValueError(f"DeepFillV2Config: in_extra must be >= 0, got {self.in_extra}")
+        if self.coarse not in COARSE_MODES:
+            raise ValueError(
+                f"DeepFillV2Config: coarse must be one of {', '.join(COARSE_MODES)}, "
+                f"got '{self.coarse}'"
+            )
+
+
+@dataclass(frozen=True)
+class DeepFillV2VanillaConfig(DeepFillV2Config):
+    """The same options with plain convolutions by default (``gated=False``)."""
+
+    gated: bool = False
+
+
+def _rgb_out(in_ch: int, zero: bool = False) -> nn.Conv2d:
+    """The official output layer: a plain 3x3 conv to RGB (no gate)."""
+    conv = nn.Conv2d(in_ch, 3, 3, padding=1)
+    if zero:
+        nn.init.zeros_(conv.weight)
+        nn.init.zeros_(conv.bias)
+    return conv
+
+
+@torch.no_grad()
+def telea_coarse(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """OpenCV Telea (radius 3) of each sample, ``(B,3,H,W)`` in [-1, 1] on image's device.
+
+    Runs on CPU uint8 (values are rounded to 1/127.5); not differentiable.
+    """
+    filled = []
+    for img, m in zip(image, mask.expand(image.shape[0], -1, -1, -1), strict=True):
+        rgb = tensor_to_image(img)  # (H, W, 3) uint8
+        hole = tensor_to_mask(m)  # (H, W) uint8, 255 = hole
+        filled.append(image_to_tensor(cv2.inpaint(rgb, hole, 3, cv2.INPAINT_TELEA)))
+    return torch.cat(filled).to(device=image.device, dtype=image.dtype)
+
+
+class CoarseNet(nn.Module):
+    """Stage 1: gated encoder (stride 4), dilated gated convs (2, 4, 8, 16), decoder."""
+
+    def __init__(self, in_ch: int, c: int, wide: int, gated: bool) -> None:
+        super().__init__()
+
+        def g(i: int, o: int, k: int = 3, s: int = 1, d: int = 1) -> GatedConv2d:
+            return GatedConv2d(i, o, k, stride=s, dilation=d, gate=gated)
+
+        self.body = nn.Sequential(
+            g(in_ch, c, 5),
+            g(c, 2 * c, s=2),
+            g(2 * c, 2 * c),
+            g(2 * c, wide, s=2),
+            g(wide, wide),
+            g(wide, wide),
+            *(g(wide, wide, d=d) for d in (2, 4, 8, 16)),
+            g(wide, wide),
+            g(wide, wide),
+            GatedDeconv2d(wide, 2 * c, gate=gated),
+            g(2 * c, 2 * c),
+            GatedDeconv2d(2 * c, c, gate=gated),
+            g(c, c // 2),
+            _rgb_out(c // 2),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.body(x))
+
+
+class RefineNet(nn.Module):
+    """Stage 2: a dilated (hallucination) branch and a contextual-attention branch, both at
+    1/4 resolution, concatenated and decoded. Returns the raw (pre-activation) output."""
+
+    def __init__(self, in_ch: int, c: int, wide: int, gated: bool, zero_out: bool) -> None:
+        super().__init__()
+
+        def g(i: int, o: int, k: int = 3, s: int = 1, d: int = 1, **kw: object) -> GatedConv2d:
+            return GatedConv2d(i, o, k, stride=s, dilation=d, gate=gated, **kw)  # type: ignore[arg-type]
+
+        self.hallucinate = nn.Sequential(
+            g(in_ch, c, 5),
+            g(c, c, s=2),
+            g(c, 2 * c),
+            g(2 * c, 2 * c, s=2),
+            g(2 * c, wide),
+            g(wide, wide),
+            *(g(wide, wide, d=d) for d in (2, 4, 8, 16)),
+        )
+        self.attention_in = nn.Sequential(
+            g(in_ch, c, 5),
+            g(c, c, s=2),
+            g(c, 2 * c),
+            g(2 * c, wide, s=2),
+            g(wide, wide),
+            g(wide, wide, activation="relu"),  # official: ReLU before the attention
+        )
+        self.attention = ContextualAttention(ksize=3, stride=1, rate=2)
+        self.attention_out = nn.Sequential(g(wide, wide), g(wide, wide))
+        self.decoder = nn.Sequential(
+            g(2 * wide, wide),
+            g(wide, wide),
+            GatedDeconv2d(wide, 2 * c, gate=gated),
+            g(2 * c, 2 * c),
+            GatedDeconv2d(2 * c, c, gate=gated),
+            g(c, c // 2),
+            _rgb_out(c // 2, zero=zero_out),
+        )
+
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        hallu = self.hallucinate(x)  # (B, wide, H/4, W/4)
+        pm = self.attention_in(x)  # (B, wide, H/4, W/4)
+        mask_q = F.max_pool2d(mask, 4)  # (B, 1, H/4, W/4), any hole pixel
+        pm, flow = self.attention(pm, pm, mask_q)  # (B, wide, H/4, W/4), (B, 2, H/4, W/4)
+        pm = self.attention_out(pm)
+        out = self.decoder(torch.cat([hallu, pm], dim=1))  # (B, 3, H, W)
+        return out, flow
+
+
+class DeepFillV2(InpaintModel):
+    """DeepFill v2 generator (see the module docstring)."""
+
+    config_class: ClassVar[type] = DeepFillV2Config
+    tiny: ClassVar[dict[str, object]] = {"cnum": 16}  # widths 8-16-32
+
+    def __init__(self, config: DeepFillV2Config) -> None:
+        super().__init__(config)
+        c = config.cnum // 2
+        wide = 2 * c if config.slim else 4 * c
+        in_ch = 5 + config.in_extra  # masked image, ones, mask, sketch
+        self.coarse_net = (
+            CoarseNet(in_ch, c, wide, config.gated) if config.coarse == "learned" else None
+        )
+        refine_in = in_ch if config.refine_sees_mask else 3
+        self.refine_net = RefineNet(refine_in, c, wide, config.gated, zero_out=config.residual)
+        self.last_flow: torch.Tensor | None = None
+
+    def _inputs(
+        self, x: torch.Tensor, mask: torch.Tensor, sketch: torch.Tensor | None
+    ) -> torch.Tensor:
+        """``[x, ones, mask, sketch*mask]``: (B, 5 + in_extra, H, W)."""
+        parts = [x, torch.ones_like(mask), mask]
+        extra = self.config.in_extra
+        if extra:
+            if sketch is None:
+                sketch = x.new_zeros(x.shape[0], extra, *x.shape[-2:])
+            elif sketch.shape[1] != extra or sketch.shape[-2:] != x.shape[-2:]:
+                raise ValueError(
+                    f"DeepFillV2: sketch {tuple(sketch.shape)} should be "
+                    f"(B, {extra}, {x.shape[-2]}, {x.shape[-1]})"
+                )
+            parts.append(sketch * mask)  # guidance only counts inside the hole (official)
+        elif sketch is not None:
+            raise ValueError("DeepFillV2: got a sketch but the model has in_extra=0")
+        return torch.cat(parts, dim=1)
+
+    def forward(
+        self, image: torch.Tensor, mask: torch.Tensor, sketch: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """image (B,3,H,W) in [-1,1], mask (B,1,H,W) 1 = hole, H and W divisible by 8.
+
+        Returns ``(coarse, refined)``, both (B,3,H,W) in [-1, 1], not composited.
+        """
+        h, w = image.shape[-2:]
+        if h % self.multiple or w % self.multiple:
+            raise ValueError(
+                f"DeepFillV2: image size {h}x{w} is not divisible by {self.multiple}"
+            )
+        x = masked_input(image, mask)  # (B, 3, H, W), hole = 0
+        full_in = self._inputs(x, mask, sketch)  # (B, 5+e, H, W)
+
+        if self.coarse_net is None:
+            coarse = telea_coarse(x, mask)  # (B, 3, H, W), no gradient
+        else:
+            coarse = self.coarse_net(full_in)  # (B, 3, H, W)
+
+        x2 = composite(coarse, x, mask)  # coarse inside the hole, input outside
+        if self.config.refine_sees_mask:
+            refine_in = torch.cat([x2, full_in[:, 3:]], dim=1)  # (B, 5+e, H, W)
+        else:
+            refine_in = x2
+        out, flow = self.refine_net(refine_in, mask)  # (B, 3, H, W), (B, 2, H/4, W/4)
+        self.last_flow = flow
+        if self.config.residual:
+            refined = (x2 + out).clamp(-1.0, 1.0)
+        else:
+            refined = torch.tanh(out)
+        return coarse, refined
+
+    def inpaint(
+        self,
+        image: torch.Tensor,
+        mask: torch.Tensor,
+        generator: torch.Generator | None = None,
+        sketch: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The refined result (B,3,H,W) in [-1, 1]; deterministic (``generator`` unused)."""
+        return self.forward(image, mask, sketch)[1]
+
+
+class DeepFillV2Vanilla(DeepFillV2):
+    """The ``deepfill_v2_vanilla`` ablation: DeepFill v2 with plain convolutions."""
+
+    config_class: ClassVar[type] = DeepFillV2VanillaConfig
+
+    def __init__(self, config: DeepFillV2Config) -> None:
+        if config.gated:
+            raise ValueError("DeepFillV2Vanilla needs gated=False (use DeepFillV2 instead)")
+        super().__init__(config)

@@ -1,0 +1,481 @@
+"""PIC-Net: Pluralistic Image Completion.
+
+Zheng, Cham, Cai, "Pluralistic Image Completion", CVPR 2019 (arXiv:1903.04227); layout and
+widths follow the official code, lyndonzheng/Pluralistic-Inpainting (model/network.py,
+model/base_function.py, model/pluralistic_model.py).
+
+M (B,1,H,W), 1 = hole. One encoder E (shared weights) and one generator G serve two paths:
+
+* reconstructive: I_c = I * M (the hole content) -> E -> posterior head
+  -> p = N(mu_p, sigma_p) over a spatial latent z (B, z_nc, H/2^L, W/2^L); z_c ~ p;
+  G(z_c, f_m, f_e) rebuilds the image (training only: it needs the ground truth);
+* generative: I_m = I * (1 - M) (hole zeroed) -> E -> ``infer_blocks`` residual blocks
+  -> prior head -> q = N(mu_q, sigma_q); z_g ~ q; G(z_g, f_m, f_e) is one completion.
+
+sigma = softplus(raw). E: an optimised first block and L-1 residual down blocks (average
+pooling; widths ngf * min(2^i, img_f/ngf)), no normalisation, LeakyReLU(0.1), spectral norm
+everywhere. G: a residual block lifts z to the width of f_m (the last encoder feature of
+I_m) and adds f_m; L residual up blocks (transposed convs, instance norm) follow; the short
++long term attention (:mod:`inpaintkit.layers.short_long_attention`) sits after the second
+one, with the I_m encoder feature f_e of the same resolution and M; each of the last
+``output_scale`` blocks emits a tanh image (reflection pad + 3x3 conv) that is concatenated
+to the features entering the next block. Outputs are coarse to fine (H/8 ... H for the
+default 4 scales). Both paths run in one batch through E and G in ``forward``.
+
+The training objective (not here; the official setting): KL_rec = SKL(p, N(0, s(M)^2)) with
+s = :func:`reconstructive_prior_sigma`; KL_g = SKL(stopgrad(p), q); SKL(a,b) = KL(a||b) +
+KL(b||a) (:mod:`inpaintkit.losses.kl`), both x 20 x output_scale; multi-scale L1 against
+:func:`scale_pyramid` (rec: whole image, gen: visible part only) x 20; GAN terms with one
+:class:`PICDiscriminator` per path (rec: L2 between D_rec(fake) and D_rec(real)).
+
+Inference: ``inpaint`` / ``sample`` run the generative path only and never read the pixels
+inside the hole. They run the network in eval mode (restoring the previous mode after) so
+the spectral-norm power iteration does not update and a seed always gives the same result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
+
+from inpaintkit.conventions import composite, masked_input
+from inpaintkit.layers.short_long_attention import ShortLongAttention
+from inpaintkit.models.base import InpaintModel
+
+_ATTN_BLOCK = 1  # the attention follows decoder block 1 (official)
+
+
+class Gaussian(NamedTuple):
+    """A diagonal Gaussian over the spatial latent: mu, sigma (B, z_nc, h, w), sigma > 0."""
+
+    mu: torch.Tensor
+    sigma: torch.Tensor
+
+
+class PICNetOutput(NamedTuple):
+    """What :meth:`PICNet.forward` returns (both paths, everything the objective needs).
+
+    rec, gen: multi-scale images (coarse to fine, last = full size), each (B,3,h,w) in [-1,1].
+    posterior: p from the hole content; prior: q from the visible part.
+    z_rec, z_gen: the samples that produced rec and gen. attention: the generative path's
+    attention map (B,N,N) or None.
+    """
+
+    rec: tuple[torch.Tensor, ...]
+    gen: tuple[torch.Tensor, ...]
+    posterior: Gaussian
+    prior: Gaussian
+    z_rec: torch.Tensor
+    z_gen: torch.Tensor
+    attention: torch.Tensor | None
+
+
+@dataclass(frozen=True)
+class PICNetConfig:
+    ngf: int = 32  # base width (official 32)
+    img_f: int = 128  # widest feature map (official 128)
+    z_nc: int = 128  # latent channels (official 128)
+    layers: int = 5  # down/up-sampling steps: latent at H/2^layers (official 5)
+    infer_blocks: int = 6  # residual blocks before the prior head (official E: L=6)
+    transform_blocks: int = 0  # residual blocks after lifting z in G (official G: L=0)
+    output_scale: int = 4  # number of output resolutions (official 4)
+    use_attention: bool = True
+    attention_reduction: int = 4  # query/key width C/4 (official)
+    decoder_norm: str = "instance"  # "instance" | "none"
+    spectral_norm: bool = True
+    negative_slope: float = 0.1  # LeakyReLU slope (official 'LeakyReLU' = 0.1)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.ngf < 1 or self.img_f < self.ngf or self.z_nc < 1:
+            problems.append(f"need 1 <= ngf <= img_f and z_nc >= 1 (ngf={self.ngf}, "
+                            f"img_f={self.img_f}, z_nc={self.z_nc})")
+        min_layers = _ATTN_BLOCK + 2 if self.use_attention else 1
+        if self.layers < min_layers:
+            problems.append(f"layers must be >= {min_layers}, got {self.layers}")
+        if not 1 <= self.output_scale <= self.layers:
+            problems.append(f"output_scale must be in [1, layers], got {self.output_scale}")
+        if self.infer_blocks < 0 or self.transform_blocks < 0:
+            problems.append("infer_blocks and transform_blocks must be >= 0")
+        if self.decoder_norm not in ("instance", "none"):
+            problems.append(f"decoder_norm must be 'instance' or 'none', got {self.decoder_norm!r}")
+        if problems:
+            raise ValueError("PICNetConfig: " + "; ".join(problems))
+
+
+# --- building blocks (official ResBlock / ResBlockEncoderOptimized / ResBlockDecoder / Output)
+
+def _sn(module: nn.Module, enabled: bool) -> nn.Module:
+    return _spectral_norm(module) if enabled else module
+
+
+class _ResBlock(nn.Module):
+    """act conv3x3 act conv3x3 (+ 1x1 shortcut), optional 2x average pooling (E and D use
+    no normalisation in the official setting)."""
+
+    def __init__(self, cin: int, cout: int, hidden: int, slope: float, sn: bool,
+                 down: bool = False) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.LeakyReLU(slope), _sn(nn.Conv2d(cin, hidden, 3, padding=1), sn),
+            nn.LeakyReLU(slope), _sn(nn.Conv2d(hidden, cout, 3, padding=1), sn),
+        )
+        self.shortcut = _sn(nn.Conv2d(cin, cout, 1), sn)
+        self.down = down
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.body(x) + self.shortcut(x)
+        # Pooling the sum equals the official pool(body) + pool(shortcut): it is linear.
+        return F.avg_pool2d(out, 2) if self.down else out
+
+
+class _FirstBlock(nn.Module):
+    """conv act conv pool (+ pool 1x1 shortcut): no activation on the raw image."""
+
+    def __init__(self, cin: int, cout: int, slope: float, sn: bool) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            _sn(nn.Conv2d(cin, cout, 3, padding=1), sn),
+            nn.LeakyReLU(slope),
+            _sn(nn.Conv2d(cout, cout, 3, padding=1), sn),
+            nn.AvgPool2d(2),
+        )
+        self.shortcut = nn.Sequential(nn.AvgPool2d(2), _sn(nn.Conv2d(cin, cout, 1), sn))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x) + self.shortcut(x)
+
+
+class _UpBlock(nn.Module):
+    """[norm] act conv3x3 [norm] act convT3x3/2 (+ convT3x3/2 shortcut): 2x upsampling."""
+
+    def __init__(self, cin: int, cout: int, slope: float, sn: bool, norm: bool) -> None:
+        super().__init__()
+
+        def up(a: int, b: int) -> nn.Module:
+            return _sn(nn.ConvTranspose2d(a, b, 3, stride=2, padding=1, output_padding=1), sn)
+
+        layers: list[nn.Module] = []
+        if norm:
+            layers.append(nn.InstanceNorm2d(cin, affine=True))
+        layers += [nn.LeakyReLU(slope), _sn(nn.Conv2d(cin, cout, 3, padding=1), sn)]
+        if norm:
+            layers.append(nn.InstanceNorm2d(cout, affine=True))
+        layers += [nn.LeakyReLU(slope), up(cout, cout)]
+        self.body = nn.Sequential(*layers)
+        self.shortcut = up(cin, cout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x) + self.shortcut(x)
+
+
+def _to_rgb(cin: int, slope: float, sn: bool) -> nn.Module:
+    return nn.Sequential(nn.LeakyReLU(slope), nn.ReflectionPad2d(1),
+                         _sn(nn.Conv2d(cin, 3, 3), sn), nn.Tanh())
+
+
+def _widths(base: int, cap: int, n: int) -> list[int]:
+    """base * min(2^i, cap // base) for i < n: the official channel schedule."""
+    return [base * min(2**i, cap // base) for i in range(n)]
+
+
+class _Encoder(nn.Module):
+    def __init__(self, cfg: PICNetConfig) -> None:
+        super().__init__()
+        s, sn = cfg.negative_slope, cfg.spectral_norm
+        w = _widths(cfg.ngf, cfg.img_f, cfg.layers)
+        self.widths = w
+        blocks: list[nn.Module] = [_FirstBlock(3, w[0], s, sn)]
+        blocks += [_ResBlock(w[i - 1], w[i], w[i - 1], s, sn, down=True)
+                   for i in range(1, cfg.layers)]
+        self.blocks = nn.ModuleList(blocks)
+        top = w[-1]
+        self.infer = nn.Sequential(*[_ResBlock(top, top, top, s, sn)
+                                     for _ in range(cfg.infer_blocks)])
+        self.prior_head = _ResBlock(top, 2 * cfg.z_nc, top, s, sn)
+        self.posterior_head = _ResBlock(top, 2 * cfg.z_nc, top, s, sn)
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """f[i] at H/2^(i+1), i < layers."""
+        feats = []
+        for block in self.blocks:
+            x = block(x)
+            feats.append(x)
+        return feats
+
+    @staticmethod
+    def _gaussian(raw: torch.Tensor) -> Gaussian:
+        mu, sigma = raw.chunk(2, dim=1)
+        return Gaussian(mu, F.softplus(sigma))
+
+    def prior(self, top: torch.Tensor) -> Gaussian:
+        return self._gaussian(self.prior_head(self.infer(top)))
+
+    def posterior(self, top: torch.Tensor) -> Gaussian:
+        return self._gaussian(self.posterior_head(top))
+
+
+class _Generator(nn.Module):
+    def __init__(self, cfg: PICNetConfig, encoder_widths: list[int]) -> None:
+        super().__init__()
+        s, sn, n = cfg.negative_slope, cfg.spectral_norm, cfg.layers
+        start = encoder_widths[-1]
+        self.lift = _ResBlock(cfg.z_nc, start, start, s, sn)
+        self.transform = nn.Sequential(*[_ResBlock(start, start, start, s, sn)
+                                         for _ in range(cfg.transform_blocks)])
+        out_w = _widths(cfg.ngf, cfg.img_f, n)[::-1]  # decoder block i -> H/2^(n-1-i)
+        self.first_out = n - cfg.output_scale
+        norm = cfg.decoder_norm == "instance"
+        blocks, heads, prev = [], {}, start
+        for i in range(n):
+            extra = 3 if i > self.first_out else 0
+            blocks.append(_UpBlock(prev + extra, out_w[i], s, sn, norm))
+            if i >= self.first_out:
+                heads[str(i)] = _to_rgb(out_w[i], s, sn)
+            prev = out_w[i]
+        self.blocks = nn.ModuleList(blocks)
+        self.heads = nn.ModuleDict(heads)
+        # Encoder feature with the resolution of decoder block _ATTN_BLOCK's output.
+        self.encoder_index = n - 2 - _ATTN_BLOCK
+        self.attention = (
+            ShortLongAttention(out_w[_ATTN_BLOCK], encoder_widths[self.encoder_index],
+                               reduction=cfg.attention_reduction, spectral_norm=sn)
+            if cfg.use_attention else None
+        )
+
+    def forward(self, z: torch.Tensor, f_m: torch.Tensor, f_e: torch.Tensor,
+                hole: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], torch.Tensor | None]:
+        out = self.transform(self.lift(z)) + f_m
+        images, attn = [], None
+        for i, block in enumerate(self.blocks):
+            out = block(out)
+            if i == _ATTN_BLOCK and self.attention is not None:
+                out, attn = self.attention(out, f_e, hole)
+            if str(i) in self.heads:
+                image = self.heads[str(i)](out)
+                images.append(image)
+                out = torch.cat([out, image], dim=1)
+        return tuple(images), attn
+
+
+# --- the model ---------------------------------------------------------------------
+
+def _randn(shape: tuple[int, ...], generator: torch.Generator | None,
+           like: torch.Tensor) -> torch.Tensor:
+    """Standard normal noise drawn on the generator's device, then moved to ``like``'s."""
+    device = generator.device if generator is not None else like.device
+    eps = torch.randn(shape, generator=generator, device=device, dtype=like.dtype)
+    return eps.to(like.device)
+
+
+@contextlib.contextmanager
+def _eval_mode(module: nn.Module) -> Iterator[None]:
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)
+
+
+class PICNet(InpaintModel):
+    """PIC-Net generator (encoder + generator, both paths); see the module docstring."""
+
+    config_class = PICNetConfig
+    tiny = {"ngf": 8, "img_f": 32, "z_nc": 16, "infer_blocks": 1}
+    pluralistic = True
+
+    def __init__(self, config: PICNetConfig | None = None) -> None:
+        super().__init__(PICNetConfig() if config is None else config)
+        self.encoder = _Encoder(self.config)
+        self.generator = _Generator(self.config, self.encoder.widths)
+
+    @property
+    def multiple(self) -> int:
+        return 2**self.config.layers
+
+    def _check(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Validate shapes; return the hole mask as a {0,1} float tensor."""
+        if image.ndim != 4 or image.shape[1] != 3 or mask.ndim != 4 or mask.shape[1] != 1:
+            raise ValueError(f"PICNet: expected image (B,3,H,W) and mask (B,1,H,W), got "
+                             f"{tuple(image.shape)} and {tuple(mask.shape)}")
+        if mask.shape[0] != image.shape[0] or mask.shape[-2:] != image.shape[-2:]:
+            raise ValueError(f"PICNet: mask {tuple(mask.shape)} does not match image "
+                             f"{tuple(image.shape)}")
+        h, w = image.shape[-2:]
+        if h % self.multiple or w % self.multiple:
+            raise ValueError(f"PICNet: H and W must be multiples of {self.multiple}, got {h}x{w}")
+        return (mask > 0.5).to(image.dtype)
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor,
+                generator: torch.Generator | None = None) -> PICNetOutput:
+        """Both paths in one batch: (B,3,H,W), (B,1,H,W) -> :class:`PICNetOutput`."""
+        hole = self._check(image, mask)
+        b = image.shape[0]
+        visible = masked_input(image, hole)
+        missing = torch.where(hole > 0.5, image, torch.zeros_like(image))
+        feats = self.encoder.features(torch.cat([visible, missing]))
+        f_m = feats[-1][:b]
+        f_e = feats[self.generator.encoder_index][:b]
+        posterior = self.encoder.posterior(feats[-1][b:])
+        prior = self.encoder.prior(f_m)
+        eps = _randn((2 * b, *prior.mu.shape[1:]), generator, prior.mu)
+        z_rec = posterior.mu + posterior.sigma * eps[:b]  # reparameterised
+        z_gen = prior.mu + prior.sigma * eps[b:]
+        images, attn = self.generator(
+            torch.cat([z_rec, z_gen]), f_m.repeat(2, 1, 1, 1), f_e.repeat(2, 1, 1, 1),
+            hole.repeat(2, 1, 1, 1),
+        )
+        return PICNetOutput(
+            rec=tuple(x[:b] for x in images), gen=tuple(x[b:] for x in images),
+            posterior=posterior, prior=prior, z_rec=z_rec, z_gen=z_gen,
+            attention=None if attn is None else attn[b:],
+        )
+
+    def sample(self, image: torch.Tensor, mask: torch.Tensor, k: int,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """k completions per image from the generative path: (B,k,3,H,W) in [-1,1].
+
+        Noise is drawn as one (B,k,...) tensor, so ``sample(..., 1, g)`` equals
+        ``inpaint(..., g)`` for the same seed.
+        """
+        if k < 1:
+            raise ValueError(f"PICNet.sample: k must be >= 1, got {k}")
+        hole = self._check(image, mask)
+        b = image.shape[0]
+        with _eval_mode(self):
+            feats = self.encoder.features(masked_input(image, hole))
+            prior = self.encoder.prior(feats[-1])
+            eps = _randn((b, k, *prior.mu.shape[1:]), generator, prior.mu)
+            z = (prior.mu.unsqueeze(1) + prior.sigma.unsqueeze(1) * eps).flatten(0, 1)
+
+            def rep(t: torch.Tensor) -> torch.Tensor:
+                return t.repeat_interleave(k, dim=0)
+
+            images, _ = self.generator(z, rep(feats[-1]),
+                                       rep(feats[self.generator.encoder_index]), rep(hole))
+        return images[-1].unflatten(0, (b, k))
+
+    def inpaint(self, image: torch.Tensor, mask: torch.Tensor,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+        """One generative-path sample at full resolution, (B,3,H,W) in [-1,1]."""
+        return self.sample(image, mask, 1, generator)[:, 0]
+
+
+# --- training helpers ----------------------------------------------------------------
+
+def reconstructive_prior_sigma(mask: torch.Tensor) -> torch.Tensor:
+    """Std of the reconstructive path's prior N(0, s^2), which narrows as the hole shrinks.
+
+    s = 1 / (1 + exp(8 (v - 0.8))), v = visible fraction (official ``get_distribution``;
+    the paper's sigma(n)). mask (B,1,H,W), 1 = hole -> (B,1,1,1).
+    """
+    visible = 1.0 - (mask > 0.5).flatten(1).float().mean(dim=1) - 1e-5
+    return torch.sigmoid(-8.0 * (visible - 0.8)).view(-1, 1, 1, 1)
+
+
+def scale_pyramid(x: torch.Tensor, num_scales: int) -> list[torch.Tensor]:
+    """Targets matching PICNet's outputs: sizes H/2^(n-1) ... H, bilinear (align_corners,
+    as the official code); the last entry is ``x`` itself."""
+    h, w = x.shape[-2:]
+    out = [x]
+    for i in range(1, num_scales):
+        size = (h // 2**i, w // 2**i)
+        out.append(F.interpolate(x, size=size, mode="bilinear", align_corners=True))
+    return out[::-1]
+
+
+# --- discriminator -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PICDiscriminatorConfig:
+    in_channels: int = 3
+    ndf: int = 32  # official 32
+    img_f: int = 128  # official 128
+    layers: int = 5  # official 5: output (H/32 - 2) x (W/32 - 2)
+    use_attention: bool = True  # short-term attention before down block 3 (needs layers >= 4)
+    attention_reduction: int = 4
+    spectral_norm: bool = True
+    negative_slope: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.ndf < 1 or self.img_f < self.ndf or self.layers < 1 or self.in_channels < 1:
+            raise ValueError(f"PICDiscriminatorConfig: bad sizes {self}")
+
+
+class PICDiscriminator(nn.Module):
+    """The official ResDiscriminator: residual down blocks, self-attention, 3x3 valid conv.
+
+    (B,in_channels,H,W) -> scores (B,1,H/2^L - 2,W/2^L - 2) (no sigmoid). The training
+    objective builds two: one for the generative path, one for the reconstructive path.
+    """
+
+    config_class = PICDiscriminatorConfig
+    tiny = {"ndf": 8, "img_f": 32, "layers": 4}
+
+    def __init__(self, config: PICDiscriminatorConfig | None = None) -> None:
+        super().__init__()
+        cfg = self.config = PICDiscriminatorConfig() if config is None else config
+        s, sn = cfg.negative_slope, cfg.spectral_norm
+        w = _widths(cfg.ndf, cfg.img_f, cfg.layers)
+        self.first = _FirstBlock(cfg.in_channels, w[0], s, sn)
+        self.blocks = nn.ModuleList(_ResBlock(w[i - 1], w[i], w[i - 1], s, sn, down=True)
+                                    for i in range(1, cfg.layers))
+        self.attention = (
+            ShortLongAttention(w[2], reduction=cfg.attention_reduction, long_term=False)
+            if cfg.use_attention and cfg.layers >= 4 else None
+        )
+        self.last = _ResBlock(w[-1], w[-1], w[-1], s, sn)
+        self.act = nn.LeakyReLU(s)
+        self.score = _sn(nn.Conv2d(w[-1], 1, 3), sn)
+
+    @property
+    def min_size(self) -> int:
+        return 3 * 2**self.config.layers
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if min(x.shape[-2:]) < self.min_size:
+            raise ValueError(f"PICDiscriminator: input {tuple(x.shape)} is smaller than "
+                             f"{self.min_size} (3 * 2^layers)")
+        out = self.first(x)
+        for i, block in enumerate(self.blocks, start=1):
+            if i == 3 and self.attention is not None:
+                out, _ = self.attention(out)
+            out = block(out)
+        return self.score(self.act(self.last(out)))
+
+
+def rank_samples(samples: torch.Tensor, discriminator: nn.Module, mask: torch.Tensor,
+                 image: torch.Tensor | None = None) -> torch.Tensor:
+    """Order k completions per image by discriminator score, best first.
+
+    samples (B,k,3,H,W); mask (B,1,H,W), 1 = hole; image (B,3,H,W) optional: when given,
+    samples are composited onto it first (as the official test does before scoring).
+    The score of a sample is the mean of the discriminator's patch scores weighted by how
+    much of each patch's cell is hole, so the known region (the same in every sample) does
+    not dilute it. Returns (B,k) long indices: ``samples[b, order[b, 0]]`` scores highest.
+    """
+    b, k = samples.shape[:2]
+    flat = samples.flatten(0, 1)
+    hole = (mask > 0.5).to(flat.dtype).repeat_interleave(k, dim=0)
+    if image is not None:
+        flat = composite(flat, image.repeat_interleave(k, dim=0), hole)
+    with torch.no_grad():
+        scores = discriminator(flat)
+    weight = F.adaptive_avg_pool2d(hole, scores.shape[-2:]) + 1e-6
+    score = (scores.mean(dim=1, keepdim=True) * weight).sum(dim=(1, 2, 3)) / weight.sum(
+        dim=(1, 2, 3))
+    return score.view(b, k).argsort(dim=1, descending=True)
+
+
+__all__ = [
+    "Gaussian", "PICDiscriminator", "PICDiscriminatorConfig", "PICNet", "PICNetConfig",
+    "PICNetOutput", "rank_samples", "reconstructive_prior_sigma", "scale_pyramid",
+]

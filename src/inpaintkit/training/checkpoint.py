@@ -1,0 +1,185 @@
+"""Training checkpoints: atomic, self-describing, no pickle.
+
+A checkpoint is a folder ``<run>/checkpoints/step_00001234/`` holding
+
+* ``model.safetensors`` + ``config.json``: the generator to ship (EMA weights when EMA is
+  on), loadable on its own by ``inpaintkit.inference.load_model``;
+* ``state.safetensors``: every tensor needed to resume (raw generator, discriminator, EMA,
+  optimizer moments, RNG state);
+* ``state.json``: the rest (step, resolved training config, optimizer/scheduler
+  hyper-parameters, which tensors belong where).
+
+It is written into a temporary sibling folder and renamed into place, then ``latest`` (a
+one-line text file) is replaced atomically, so a kill at any moment leaves the previous
+checkpoint intact and ``latest`` always names a complete one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from inpaintkit.errors import InpaintError
+from inpaintkit.inference.weights import save_model
+
+TENSOR = "__tensor__"
+
+
+def _flatten_optimizer(sd: dict[str, Any], prefix: str) -> tuple[dict[str, torch.Tensor], dict]:
+    tensors: dict[str, torch.Tensor] = {}
+    state: dict[str, dict[str, Any]] = {}
+    for idx, entry in sd["state"].items():
+        state[str(idx)] = {}
+        for key, value in entry.items():
+            if torch.is_tensor(value):
+                tensors[f"{prefix}.{idx}.{key}"] = value.detach().cpu().contiguous()
+                state[str(idx)][key] = TENSOR
+            else:
+                state[str(idx)][key] = value
+    return tensors, {"state": state, "param_groups": sd["param_groups"]}
+
+
+def _unflatten_optimizer(meta: dict, tensors: dict[str, torch.Tensor], prefix: str) -> dict:
+    state = {}
+    for idx, entry in meta["state"].items():
+        state[int(idx)] = {
+            k: (tensors[f"{prefix}.{idx}.{k}"] if v == TENSOR else v) for k, v in entry.items()
+        }
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def _prefixed(prefix: str, sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    # clone(): safetensors refuses tensors that share storage (e.g. tied or viewed weights).
+    return {f"{prefix}.{k}": v.detach().cpu().contiguous().clone() for k, v in sd.items()}
+
+
+def _strip(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    n = len(prefix) + 1
+    return {k[n:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+
+
+def save_checkpoint(
+    ckpt_root: Path,
+    step: int,
+    *,
+    generator: torch.nn.Module,
+    release: torch.nn.Module,
+    modules: dict[str, torch.nn.Module],
+    optimizers: dict[str, torch.optim.Optimizer],
+    extra_state: dict[str, Any],
+    keep_last: int = 3,
+) -> Path:
+    """Write checkpoint ``step`` under ``ckpt_root`` atomically; prune to ``keep_last``.
+
+    ``release`` is the generator to ship (the EMA copy or ``generator`` itself);
+    ``modules`` are other modules to resume (discriminator, ema), ``extra_state`` any
+    JSON-able state (step, config, schedulers, scaler)."""
+    ckpt_root.mkdir(parents=True, exist_ok=True)
+    final = ckpt_root / f"step_{step:08d}"
+    tmp = ckpt_root / f".tmp_step_{step:08d}_{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        save_model(release, tmp, metadata={"step": step})
+        tensors = _prefixed("generator", generator.state_dict())
+        for name, module in modules.items():
+            tensors.update(_prefixed(name, module.state_dict()))
+        opt_meta = {}
+        for name, opt in optimizers.items():
+            t, meta = _flatten_optimizer(opt.state_dict(), f"optim_{name}")
+            tensors.update(t)
+            opt_meta[name] = meta
+        tensors["rng.torch"] = torch.get_rng_state()
+        if torch.cuda.is_available():
+            for i, s in enumerate(torch.cuda.get_rng_state_all()):
+                tensors[f"rng.cuda{i}"] = s
+        save_file(tensors, str(tmp / "state.safetensors"))
+        state = {"format": "inpaintkit-train", "version": 1, "step": step,
+                 "modules": sorted(modules), "optimizers": opt_meta, **extra_state}
+        (tmp / "state.json").write_text(json.dumps(state, indent=1, default=_json_default))
+        for f in tmp.iterdir():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _write_latest(ckpt_root, final.name)
+    _prune(ckpt_root, keep_last)
+    return final
+
+
+def _json_default(value: Any) -> Any:
+    if torch.is_tensor(value):
+        return value.item() if value.numel() == 1 else value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+
+
+def _write_latest(ckpt_root: Path, name: str) -> None:
+    tmp = ckpt_root / f".latest.{os.getpid()}"
+    tmp.write_text(name + "\n")
+    os.replace(tmp, ckpt_root / "latest")
+
+
+def _prune(ckpt_root: Path, keep_last: int) -> None:
+    steps = sorted(p for p in ckpt_root.glob("step_*") if p.is_dir())
+    for old in steps[: max(0, len(steps) - max(1, keep_last))]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def find_checkpoint(path: Path) -> Path | None:
+    """A checkpoint folder itself, or the one named by ``latest`` in a checkpoints folder
+    or run folder; None if there is none yet."""
+    path = Path(path)
+    if (path / "state.json").is_file():
+        return path
+    for root in (path, path / "checkpoints"):
+        latest = root / "latest"
+        if latest.is_file():
+            target = root / latest.read_text().strip()
+            if (target / "state.json").is_file():
+                return target
+    return None
+
+
+def load_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """(state.json contents, all tensors of state.safetensors)."""
+    try:
+        meta = json.loads((path / "state.json").read_text())
+        tensors = load_file(str(path / "state.safetensors"))
+    except (OSError, ValueError) as exc:
+        raise InpaintError(f"cannot read checkpoint {path}: {exc}") from None
+    if meta.get("format") != "inpaintkit-train":
+        raise InpaintError(f"{path} is not an inpaintkit training checkpoint")
+    return meta, tensors
+
+
+def restore(
+    meta: dict[str, Any],
+    tensors: dict[str, torch.Tensor],
+    *,
+    generator: torch.nn.Module,
+    modules: dict[str, torch.nn.Module],
+    optimizers: dict[str, torch.optim.Optimizer],
+) -> None:
+    """Load weights, optimizer moments and RNG state saved by :func:`save_checkpoint`."""
+    generator.load_state_dict(_strip("generator", tensors))
+    for name, module in modules.items():
+        module.load_state_dict(_strip(name, tensors))
+    for name, opt in optimizers.items():
+        opt.load_state_dict(_unflatten_optimizer(meta["optimizers"][name], tensors, f"optim_{name}"))
+    torch.set_rng_state(tensors["rng.torch"])
+    if torch.cuda.is_available():
+        states = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda")]
+        if len(states) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(states)

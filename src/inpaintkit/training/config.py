@@ -1,0 +1,126 @@
+"""Training configuration: one frozen dataclass, loaded from a flat YAML file.
+
+A YAML file sets top-level fields by name; the three ``*_args`` fields are small mappings
+passed through to the model, the discriminator and the objective (their own frozen
+dataclasses check the keys). ``--set key=value`` overrides any field, ``--set
+model_args.cnum=32`` one entry of a mapping; values are parsed as YAML scalars.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from inpaintkit.errors import InpaintError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    name: str = "run"
+    method: str = "deepfill"  # key of training.objectives.OBJECTIVES
+    model: str = "deepfill_v2"  # key of models.MODELS
+    model_args: dict[str, Any] = field(default_factory=dict)
+    tiny: bool = False  # start from the model's test-sized config (smoke tests)
+    discriminator: str | None = "sn_patchgan"
+    disc_args: dict[str, Any] = field(default_factory=dict)
+    objective_args: dict[str, Any] = field(default_factory=dict)
+    # data: any image folder (recursive); masks are generated (free-form + boxes), never
+    # taken from the irregular test set.
+    data: str = "../shared/data/train"
+    size: int = 256
+    crop_mode: str = "crop"  # crop | resize
+    free_form_prob: float = 0.7  # the rest are box masks
+    num_workers: int = 1
+    # optimisation
+    steps: int = 10000
+    batch_size: int = 16
+    lr_g: float = 1e-4
+    lr_d: float = 1e-4
+    betas_g: tuple[float, float] = (0.5, 0.999)
+    betas_d: tuple[float, float] = (0.5, 0.999)
+    lr_schedule: str = "constant"  # constant | cosine | linear (decay to 0 at `steps`)
+    warmup_steps: int = 0
+    grad_clip: float = 0.0  # max global grad norm; 0 = off
+    amp: bool = False  # bf16 autocast on CPU, fp16 + GradScaler on CUDA
+    ema: float = 0.0  # generator EMA decay, e.g. 0.999; 0 = off
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 0  # torch threads per process; 0 = torch's default
+    # bookkeeping
+    out_dir: str = "runs"
+    log_every: int = 10
+    image_every: int = 500
+    ckpt_every: int = 500  # steps
+    ckpt_minutes: float = 0.0  # also checkpoint after this many minutes; 0 = off
+    keep_last: int = 3
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out_dir) / self.name
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    default = _FIELDS[name].default
+    if isinstance(default, tuple) and isinstance(value, list):
+        return tuple(value)
+    if isinstance(default, float) and not isinstance(value, bool) and isinstance(value, (int, str)):
+        try:  # YAML 1.1 reads "2e-4" as a string
+            return float(value)
+        except ValueError:
+            raise InpaintError(f"option {name}: expected a number, got '{value}'") from None
+    return value
+
+
+def config_from_mapping(values: dict[str, Any]) -> TrainConfig:
+    unknown = sorted(set(values) - set(_FIELDS))
+    if unknown:
+        raise InpaintError(f"unknown training option(s): {', '.join(unknown)}")
+    return TrainConfig(**{k: _coerce(k, v) for k, v in values.items()})
+
+
+def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """``["steps=100", "model_args.cnum=32"]`` applied to a mapping (copied)."""
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in values.items()}
+    for item in overrides:
+        if "=" not in item:
+            raise InpaintError(f"--set expects key=value, got '{item}'")
+        key, raw = item.split("=", 1)
+        value = yaml.safe_load(raw) if raw else ""
+        if "." in key:
+            head, sub = key.split(".", 1)
+            if head not in _FIELDS or _FIELDS[head].default_factory is not dict:
+                raise InpaintError(f"--set {key}: '{head}' is not a mapping option")
+            out.setdefault(head, {})
+            out[head] = {**out[head], sub: value}
+        else:
+            if key not in _FIELDS:
+                raise InpaintError(f"--set {key}: unknown training option")
+            out[key] = value
+    return out
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
+    values: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise InpaintError(f"config file not found: {p}")
+        try:
+            loaded = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise InpaintError(f"{p}: not valid YAML ({exc})") from None
+        if not isinstance(loaded, dict):
+            raise InpaintError(f"{p}: expected a mapping of option: value")
+        values = loaded
+    return config_from_mapping(apply_overrides(values, overrides or []))
+
+
+def config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
