@@ -7,7 +7,7 @@ reason, never as a traceback from deep inside Pillow.
 Reading (:func:`read_image`, :func:`read_mask`, :func:`decode_image_bytes`,
 :func:`decode_mask_bytes`):
 
-* formats: PNG, JPEG (incl. MPO from cameras), WebP, BMP, TIFF; only these Pillow plugins
+* formats: PNG, JPEG (incl. multi-picture MPO from cameras), WebP, BMP, TIFF; only these Pillow plugins
   are tried, which keeps the attack surface of the web app small;
 * the EXIF orientation is applied (``ImageOps.exif_transpose``), to masks too, so that a
   mask painted on a rotated phone photo lines up with that photo;
@@ -72,7 +72,7 @@ IMAGE_SUFFIXES: dict[str, str] = {
 }
 
 # The Pillow plugins tried when opening; anything else is "not a supported image".
-_READ_FORMATS = ("PNG", "JPEG", "MPO", "WEBP", "BMP", "TIFF")
+_READ_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF")  # JPEG also opens MPO files
 
 _ALPHA_MODES = ("RGBA", "LA", "La", "RGBa", "PA")
 
@@ -105,7 +105,9 @@ def _open_checked(source: Any, name: str, max_pixels: int | None) -> Image.Image
             warnings.simplefilter("always", Image.DecompressionBombWarning)
             img = Image.open(source, formats=_READ_FORMATS)
     except Image.DecompressionBombError as e:
-        raise InpaintError(f"{name}: image too large, refused as a decompression bomb ({e})")
+        raise InpaintError(
+            f"{name}: image too large, over Pillow's decompression-bomb limit ({e})"
+        ) from None
     except UnidentifiedImageError:
         raise InpaintError(
             f"{name}: not a supported image file (PNG, JPEG, WebP, BMP or TIFF expected)"
@@ -132,7 +134,9 @@ def _load_oriented(img: Image.Image, name: str) -> Image.Image:
     try:
         img.load()
     except Image.DecompressionBombError as e:
-        raise InpaintError(f"{name}: image too large, refused as a decompression bomb ({e})")
+        raise InpaintError(
+            f"{name}: image too large, over Pillow's decompression-bomb limit ({e})"
+        ) from None
     except Exception as e:  # truncated / corrupt data: OSError, ValueError, SyntaxError...
         raise InpaintError(f"{name}: cannot decode image ({_describe(e)})") from None
     try:

@@ -18,7 +18,9 @@ def _inputs(seed=0, b=2, c=C, h=H, w=W):
 
 def _layer(seed=0, **kw):
     torch.manual_seed(seed)
-    return ShortLongAttention(C, **kw)
+    # eval: in train mode every call runs a spectral-norm power iteration on the merge
+    # convs, so two calls would not see the same weights.
+    return ShortLongAttention(C, **kw).eval()
 
 
 def test_shapes_and_rows_sum_to_one():
@@ -102,7 +104,7 @@ def _reference(layer, x, e, mask):
 
 @pytest.mark.parametrize("shared", [True, False])
 def test_vectorised_matches_loop_reference(shared):
-    layer = _layer(shared_qk=shared).eval()
+    layer = _layer(shared_qk=shared)
     x, e, mask = _inputs(b=2, h=3, w=4)
     with torch.no_grad():
         layer.query.weight.normal_()

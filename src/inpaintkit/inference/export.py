@@ -10,18 +10,29 @@ non-square size. A model whose graph bakes sizes in (tracing records Python ints
 that check and is re-exported at a fixed ``size`` x ``size``; :class:`OnnxInpaintModel`
 then resizes its inputs to that size and the result back (the caller composites).
 
-Not exportable (an :class:`InpaintError` says so): the classical methods (OpenCV runs
-outside any graph), models that set ``onnx_exportable = False`` or to a reason string
-(e.g. DeepFill with ``coarse="telea"`` runs OpenCV inside ``forward``: train/export it with
-the learned coarse stage instead), and models whose tracing fails. Stochastic models
-(pluralistic sampling) export with their random ops; their numbers cannot be compared to
-PyTorch, so only shape and finiteness are verified.
+Every export is verified on two different inputs at the export size, so a graph that
+traced an input-dependent value as a constant is caught rather than shipped.
+
+Partly exportable: DeepFill v2 with ``coarse="telea"`` runs OpenCV Telea inside
+``forward`` (a per-sample uint8 call no graph can hold). Its export takes the coarse result
+as a third input, ``(image, mask, coarse)``: the network part (refinement stage) is the
+graph, and :class:`OnnxInpaintModel` computes the Telea stage with OpenCV before calling
+ONNX Runtime (metadata ``coarse=telea``). The result equals the PyTorch model's.
+
+Not exportable (an :class:`InpaintError` says so): the classical methods (OpenCV only),
+models that set ``onnx_exportable = False`` or to a reason string, and models whose tracing
+fails. Stochastic models (pluralistic sampling) export with their random ops; their
+numbers cannot be compared to PyTorch, so only shape and finiteness are verified.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import dataclasses
 import os
+import re
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -35,6 +46,7 @@ from torch import nn
 from inpaintkit.errors import InpaintError
 
 TOLERANCE = 1e-3
+MAX_OPSET = 20  # highest opset the retry below may move to (onnxruntime >= 1.17 runs it)
 INPUT_NAMES = ("image", "mask")
 OUTPUT_NAME = "output"
 
@@ -47,6 +59,7 @@ class ExportResult:
     size: int
     multiple: int
     max_abs_diff: float | None  # ONNX Runtime vs PyTorch at the export size (None: stochastic)
+    opset: int = 17
     notes: list[str] = dataclasses.field(default_factory=list)
 
 
@@ -59,6 +72,48 @@ class _InpaintGraph(nn.Module):
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.model.inpaint(image, mask)
+
+
+class _InpaintGraphWithCoarse(nn.Module):
+    """(image, mask, coarse) -> model.inpaint(image, mask) with the OpenCV coarse stage
+    replaced by the ``coarse`` input while tracing (see the module docstring)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.home = sys.modules[type(model).__module__]
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
+        original = self.home.telea_coarse
+        self.home.telea_coarse = lambda x, m: coarse
+        try:
+            return self.model.inpaint(image, mask)
+        finally:
+            self.home.telea_coarse = original
+
+
+def _external_coarse(model: Any) -> bool:
+    """True for models whose coarse stage is OpenCV Telea (DeepFill ``coarse="telea"``)."""
+    home = sys.modules.get(type(model).__module__)
+    return (
+        getattr(getattr(model, "config", None), "coarse", None) == "telea"
+        and callable(getattr(home, "telea_coarse", None))
+    )
+
+
+def telea_coarse_input(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The ``coarse`` input of a Telea-coarse export: Telea (radius 3) of the masked image."""
+    from inpaintkit.conventions import masked_input
+    from inpaintkit.inference.classical import ClassicalInpainter
+
+    return ClassicalInpainter("telea", 3).inpaint(masked_input(image, mask), mask)
+
+
+def _feed(session, image: torch.Tensor, mask: torch.Tensor) -> dict[str, np.ndarray]:
+    feed = {"image": image.detach().float().cpu().numpy(), "mask": mask.detach().float().cpu().numpy()}
+    if "coarse" in {i.name for i in session.get_inputs()}:
+        feed["coarse"] = telea_coarse_input(image.detach().float().cpu(), mask.detach().float().cpu()).numpy()
+    return feed
 
 
 def _example(size_hw: tuple[int, int], device: torch.device, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -79,6 +134,7 @@ def _ort_session(path: str | os.PathLike, device: torch.device | None = None, th
     except ImportError:
         raise InpaintError("ONNX support needs onnxruntime: pip install 'inpaintkit[export]'") from None
     options = ort.SessionOptions()
+    options.log_severity_level = 4  # failures surface as exceptions; no duplicate log lines
     if threads:
         options.intra_op_num_threads = int(threads)
         options.inter_op_num_threads = 1
@@ -97,25 +153,60 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
-def _torch_export(graph: nn.Module, example: tuple[torch.Tensor, torch.Tensor], path: Path,
+def _col2im_symbolic(g, input, output_size, kernel_size, dilation, padding, stride):
+    """aten::col2im (``F.fold``) -> ONNX Col2Im (opset 18). torch's own symbolic fails when
+    ``output_size`` is a traced list (it asks the list for its tensor size); fold is always
+    2-D, so the rank is known without asking."""
+    from torch.onnx import symbolic_helper as sh
+
+    dilation = list(sh._maybe_get_const(dilation, "is")) or [1, 1]
+    stride = list(sh._maybe_get_const(stride, "is")) or [1, 1]
+    pads = [p for p in sh._maybe_get_const(padding, "is") for _ in range(2)] or [0, 0, 0, 0]
+    return g.op("Col2Im", input, output_size, kernel_size,
+                dilations_i=dilation, pads_i=pads, strides_i=stride)
+
+
+_REGISTERED: set[int] = set()
+
+
+@contextlib.contextmanager
+def _quiet_exporter():
+    """Silence the TorchScript exporter: its deprecation/tracer warnings, and the IR dump
+    it prints on a failed attempt (torch enables its own log during every export)."""
+    log = getattr(torch._C, "_jit_onnx_log", None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if log is not None:
+            torch._C._jit_onnx_log = lambda *args: None
+        try:
+            yield
+        finally:
+            if log is not None:
+                torch._C._jit_onnx_log = log
+
+
+def _torch_export(graph: nn.Module, example: tuple[torch.Tensor, ...], path: Path,
                   opset: int, dynamic: bool) -> None:
     axes = {0: "batch", 2: "height", 3: "width"}
-    dynamic_axes = {n: axes for n in (*INPUT_NAMES, OUTPUT_NAME)} if dynamic else None
-    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
-        # The TorchScript exporter is deprecated in favour of the dynamo one, which needs
-        # onnxscript (not a dependency); its tracer warnings are expected noise here.
-        warnings.simplefilter("ignore")
+    inputs = [*INPUT_NAMES, "coarse"][: len(example)]
+    dynamic_axes = {n: axes for n in (*inputs, OUTPUT_NAME)} if dynamic else None
+    for version in range(18, MAX_OPSET + 1):
+        if version not in _REGISTERED:
+            torch.onnx.register_custom_op_symbolic("aten::col2im", _col2im_symbolic, version)
+            _REGISTERED.add(version)
+    # The TorchScript exporter is deprecated in favour of the dynamo one, which needs
+    # onnxscript (not a dependency).
+    with _quiet_exporter(), torch.inference_mode(False), torch.no_grad():
         torch.onnx.export(
             graph, example, str(path), dynamo=False, opset_version=opset,
-            input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
+            input_names=inputs, output_names=[OUTPUT_NAME],
             dynamic_axes=dynamic_axes, do_constant_folding=True,
         )
 
 
 def _compare(session, model: nn.Module, image: torch.Tensor, mask: torch.Tensor,
              stochastic: bool) -> float | None:
-    feed = {"image": image.detach().cpu().numpy(), "mask": mask.detach().cpu().numpy()}
-    got = session.run([OUTPUT_NAME], feed)[0]
+    got = session.run([OUTPUT_NAME], _feed(session, image, mask))[0]
     if got.shape != tuple(image.shape) or not np.isfinite(got).all():
         raise ValueError(f"ONNX output has shape {got.shape} (expected {tuple(image.shape)}) or NaNs")
     if stochastic:
@@ -123,6 +214,54 @@ def _compare(session, model: nn.Module, image: torch.Tensor, mask: torch.Tensor,
     with torch.no_grad():
         want = model.inpaint(image, mask).detach().cpu().numpy()
     return float(np.abs(got - want).max())
+
+
+def _baked_copy(model: nn.Module) -> nn.Module:
+    """A copy with weight re-parametrisations (spectral / weight norm) folded into plain
+    weights: in eval mode they are constants, and their ops (``vdot``) have no ONNX form."""
+    from torch.nn.utils import parametrize
+
+    baked = copy.deepcopy(model).eval()
+    for module in baked.modules():
+        if parametrize.is_parametrized(module):
+            for name in list(module.parametrizations.keys()):
+                parametrize.remove_parametrizations(module, name, leave_parametrized=True)
+        for hook in list(module._forward_pre_hooks.values()):
+            kind = type(hook).__name__
+            if kind == "SpectralNorm":
+                torch.nn.utils.remove_spectral_norm(module, hook.name)
+            elif kind == "WeightNorm":
+                torch.nn.utils.remove_weight_norm(module, hook.name)
+    return baked
+
+
+def _export_with_fallbacks(graph: nn.Module, example: tuple[torch.Tensor, ...], path: Path,
+                           opset: int, dynamic: bool, name: str, notes: list[str]) -> tuple[int, bool]:
+    """Export; on failure retry at the opset the exporter asks for (e.g. col2im = F.fold
+    needs 18) and/or with fixed H/W (some symbolics need static sizes). -> (opset, dynamic)."""
+    try:
+        _torch_export(graph, example, path, opset, dynamic)
+        return opset, dynamic
+    except Exception as exc:
+        error: Exception = exc
+    found = re.search(r"added in version (\d+)", str(error))
+    needed = int(found.group(1)) if found else 0
+    newer = needed if opset < needed <= MAX_OPSET else opset
+    tries = [(newer, dynamic)] if newer != opset else []
+    if dynamic:
+        tries.append((newer, False))
+    for o, d in tries:
+        try:
+            _torch_export(graph, example, path, o, d)
+        except Exception as exc:
+            error = exc
+            continue
+        if o != opset:
+            notes.append(f"'{name}' needs ONNX opset {o} (asked for {opset})")
+        if d != dynamic:
+            notes.append(f"'{name}' exports only with fixed H/W (inputs are resized to it)")
+        return o, d
+    raise InpaintError(f"model '{name}' cannot be exported to ONNX: {_first_line(error)}")
 
 
 def export_onnx(model: nn.Module | str | os.PathLike, path: str | os.PathLike, size: int = 256,
@@ -166,10 +305,19 @@ def export_onnx(model: nn.Module | str | os.PathLike, path: str | os.PathLike, s
         device = next(module.parameters()).device
     except StopIteration:
         device = torch.device("cpu")
-    graph = _InpaintGraph(module).eval()
+    coarse_mode = "telea" if _external_coarse(module) else ""
+    baked = _baked_copy(module)
+    graph = (_InpaintGraphWithCoarse(baked) if coarse_mode else _InpaintGraph(baked)).eval()
     image, mask = _example((size, size), device)
+    # Same size, other content: catches values traced as constants.
+    same_size = _example((size, size), device, seed=2)
     # A second, non-square size to check that the dynamic axes really are dynamic.
     other = _example((size + 2 * multiple, max(size - multiple, multiple)), device, seed=1)
+
+    def example(pair: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        if coarse_mode:
+            return (*pair, telea_coarse_input(*pair).to(device))
+        return pair
 
     path = Path(path)
     try:
@@ -181,12 +329,10 @@ def export_onnx(model: nn.Module | str | os.PathLike, path: str | os.PathLike, s
     tmp = Path(tmp_name)
     notes: list[str] = []
     try:
-        try:
-            _torch_export(graph, (image, mask), tmp, opset, dynamic)
-        except Exception as exc:
-            raise InpaintError(f"model '{name}' cannot be exported to ONNX: {_first_line(exc)}") from None
-        is_dynamic = dynamic
-        if dynamic:
+        opset, is_dynamic = _export_with_fallbacks(
+            graph, example((image, mask)), tmp, opset, dynamic, name, notes
+        )
+        if is_dynamic:
             try:
                 diff2 = _compare(_ort_session(tmp), module, *other, stochastic)
                 ok = diff2 is None or diff2 < TOLERANCE
@@ -194,15 +340,15 @@ def export_onnx(model: nn.Module | str | os.PathLike, path: str | os.PathLike, s
                 ok = False
             if not ok:
                 notes.append(
-                    f"'{name}' does not trace with dynamic H/W: exported at a fixed {size}x{size} "
-                    f"(inputs are resized to it)"
+                    f"'{name}' does not run at other sizes with dynamic H/W: exported at a "
+                    f"fixed {size}x{size} (inputs are resized to it)"
                 )
-                _torch_export(graph, (image, mask), tmp, opset, dynamic=False)
+                _torch_export(graph, example((image, mask)), tmp, opset, dynamic=False)
                 is_dynamic = False
         proto = onnx.load(str(tmp))
         for key, value in {"inpaintkit_model": name, "multiple": str(multiple),
                            "dynamic": str(int(is_dynamic)), "size": str(size),
-                           "stochastic": str(int(stochastic))}.items():
+                           "stochastic": str(int(stochastic)), "coarse": coarse_mode}.items():
             entry = proto.metadata_props.add()
             entry.key, entry.value = key, value
         try:
@@ -211,7 +357,10 @@ def export_onnx(model: nn.Module | str | os.PathLike, path: str | os.PathLike, s
             raise InpaintError(f"exported ONNX graph for '{name}' is invalid: {_first_line(exc)}") from None
         onnx.save(proto, str(tmp))
         try:
-            diff = _compare(_ort_session(tmp), module, image, mask, stochastic)
+            session = _ort_session(tmp)
+            diff = _compare(session, module, image, mask, stochastic)
+            diff_b = _compare(session, module, *same_size, stochastic)
+            diff = None if diff is None else max(diff, diff_b)
         except InpaintError:
             raise
         except Exception as exc:
@@ -222,11 +371,16 @@ def export_onnx(model: nn.Module | str | os.PathLike, path: str | os.PathLike, s
             )
         if stochastic:
             notes.append(f"'{name}' samples randomly: ONNX output checked for shape only")
+        if coarse_mode:
+            notes.append(
+                f"'{name}' has an OpenCV Telea coarse stage: the graph takes it as a third "
+                f"input 'coarse' (OnnxInpaintModel computes it)"
+            )
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
-    return ExportResult(path, name, is_dynamic, size, multiple, diff, notes)
+    return ExportResult(path, name, is_dynamic, size, multiple, diff, opset, notes)
 
 
 class OnnxInpaintModel:
@@ -248,7 +402,7 @@ class OnnxInpaintModel:
         self.device = resolve_device(device)
         self.session = _ort_session(self.path, self.device, threads)
         names = [i.name for i in self.session.get_inputs()]
-        if names != list(INPUT_NAMES):
+        if names not in (list(INPUT_NAMES), [*INPUT_NAMES, "coarse"]):
             raise InpaintError(f"{self.path} is not an inpaintkit export (inputs {names}, expected image, mask)")
         meta = dict(self.session.get_modelmeta().custom_metadata_map)
         self.metadata: dict[str, Any] = meta
@@ -257,6 +411,8 @@ class OnnxInpaintModel:
         self.size = int(meta.get("size", "256"))
         self.stochastic = meta.get("stochastic", "0") == "1"
         self.name = meta.get("inpaintkit_model", self.path.stem)
+        # A fixed-size graph works best when the Inpainter feeds it windows of its size.
+        self.native_size = None if self.dynamic else self.size
 
     @property
     def multiple(self) -> int:
@@ -268,8 +424,8 @@ class OnnxInpaintModel:
     def to(self, *args: Any, **kwargs: Any) -> OnnxInpaintModel:
         return self
 
-    def _run(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        return self.session.run([OUTPUT_NAME], {"image": image, "mask": mask})[0]
+    def _run(self, image: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
+        return self.session.run([OUTPUT_NAME], _feed(self.session, image, mask))[0]
 
     def inpaint(self, image: torch.Tensor, mask: torch.Tensor,
                 generator: torch.Generator | None = None) -> torch.Tensor:
@@ -278,7 +434,7 @@ class OnnxInpaintModel:
         mask_c = (mask.detach().float().cpu() > 0.5).float()
         h, w = image_c.shape[-2:]
         if self.dynamic:
-            out = self._run(image_c.numpy(), mask_c.numpy())
+            out = self._run(image_c, mask_c)
             return torch.from_numpy(out).to(image.device)
         results = []
         s = self.size
@@ -291,7 +447,7 @@ class OnnxInpaintModel:
                 msk = F.interpolate(msk, size=(s, s), mode="bilinear", align_corners=False,
                                     antialias=True)
                 msk = (msk > 1e-6).float()
-            out = torch.from_numpy(self._run(img.numpy(), msk.numpy()))
+            out = torch.from_numpy(self._run(img, msk))
             if (h, w) != (s, s):
                 out = F.interpolate(out, size=(h, w), mode="bilinear", align_corners=False)
             results.append(out)

@@ -51,6 +51,10 @@ _RESERVED = {"format", "version", "model", "config", "dtype"}
 _PICKLE_SUFFIXES = {".pt", ".pth", ".ckpt", ".bin", ".pkl", ".pickle", ".tar"}
 
 
+class UntrainedModelWarning(UserWarning):
+    """A registry model was loaded with random weights (the CLI shows it as a note)."""
+
+
 @dataclasses.dataclass
 class LoadedModel:
     """What :func:`resolve_model` found: the module plus how to describe it."""
@@ -287,8 +291,7 @@ def _untrained(name: str, device: torch.device) -> LoadedModel:
         f"model '{name}' is UNTRAINED (random weights): its output is noise; pass a "
         f"checkpoint folder for real results"
     )
-    warnings.warn(message, UserWarning, stacklevel=3)
-    logger.warning(message)
+    warnings.warn(message, UntrainedModelWarning, stacklevel=3)
     model = create_model(name).eval().to(device)
     return LoadedModel(model, name, "registry", [message])
 

@@ -104,21 +104,24 @@ class PartialConv2d(nn.Conv2d):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """x: (B, C_in, H, W); mask: VALID mask (1 = known), see the class docstring."""
         self._check_mask(x, mask)
-        mask = mask.to(x.dtype)
-        with torch.no_grad():
-            per_pixel = mask if mask.shape[1] == 1 else mask.sum(1, keepdim=True)
-            if self.multi_channel and mask.shape[1] == 1:
+        # Counts in float32 with autocast off: in float16 integers above 2048 are inexact.
+        with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
+            m32 = mask.float()
+            per_pixel = m32 if m32.shape[1] == 1 else m32.sum(1, keepdim=True)
+            if self.multi_channel and m32.shape[1] == 1:
                 # A broadcast single-channel mask stands for C_in identical channels.
                 per_pixel = per_pixel * self.in_channels
-            count = F.conv2d(
-                per_pixel, self._ones.to(x.dtype), None, self.stride, self.padding, self.dilation
-            )
-            valid = (count > 0.5).to(x.dtype)
-            ratio = self.window_size / count.clamp_min(1.0) * valid
-        raw = F.conv2d(x * mask, self.weight, None, self.stride, self.padding, self.dilation)
-        out = raw * ratio
+            ones = self._ones.float()
+            count = F.conv2d(per_pixel, ones, None, self.stride, self.padding, self.dilation)
+            valid32 = (count > 0.5).float()
+            ratio32 = self.window_size / count.clamp_min(1.0) * valid32
+        raw = F.conv2d(
+            x * mask.to(x.dtype), self.weight, None, self.stride, self.padding, self.dilation
+        )
+        valid = valid32.to(raw.dtype)
+        out = raw * ratio32.to(raw.dtype)
         if self.bias is not None:
-            out = out + self.bias.view(1, -1, 1, 1) * valid
+            out = out + self.bias.to(raw.dtype).view(1, -1, 1, 1) * valid
         if self.multi_channel:
             valid = valid.expand(-1, self.out_channels, -1, -1)
         return out, valid

@@ -80,7 +80,7 @@ def region_normalize(
     r = region.float()
     inside = _normalize_one(xf, r, dims, eps)
     outside = _normalize_one(xf, 1.0 - r, dims, eps)
-    return torch.lerp(outside, inside, r).to(x.dtype)
+    return torch.where(r > 0.5, inside, outside).to(x.dtype)
 
 
 def resize_mask(mask: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
@@ -128,8 +128,9 @@ class RegionNormB(nn.Module):
         if not self.affine:
             return out
         shape = (1, -1, 1, 1)
-        weight = torch.lerp(self.known_weight.view(shape), self.hole_weight.view(shape), hole)
-        bias = torch.lerp(self.known_bias.view(shape), self.hole_bias.view(shape), hole)
+        in_hole = hole > 0.5
+        weight = torch.where(in_hole, self.hole_weight.view(shape), self.known_weight.view(shape))
+        bias = torch.where(in_hole, self.hole_bias.view(shape), self.known_bias.view(shape))
         return out * weight.to(out.dtype) + bias.to(out.dtype)
 
 

@@ -59,35 +59,44 @@ def _ratio_uncached(path: str) -> float:
     return cv2.countNonZero(binary) / gray.size
 
 
-def _ratio(path: Path) -> float:
-    key = str(path.resolve())
-    try:
-        st = path.stat()
-    except OSError as e:
-        raise InpaintError(f"{path}: cannot access ({e.strerror})") from None
-    stamp = (st.st_mtime_ns, st.st_size)
-    with _CACHE_LOCK:
-        hit = _CACHE.get(key)
-    if hit is not None and hit[:2] == stamp:
-        return hit[2]
-    r = _ratio_uncached(str(path))
-    with _CACHE_LOCK:
-        _CACHE[key] = (*stamp, r)
-    return r
-
-
-def scan_hole_ratios(paths: Sequence[str | os.PathLike[str]], workers: int | None = None) -> np.ndarray:
+def scan_hole_ratios(
+    paths: Sequence[str | os.PathLike[str]], workers: int | None = None
+) -> np.ndarray:
     """Hole ratio (fraction of pixels > 127) of every file, as float64, cached in memory.
 
     Raises :class:`InpaintError` naming the first unreadable file.
     """
-    ps = [Path(p) for p in paths]
+    # Cache look-ups happen here, in one thread (a stat per file); only the misses are
+    # decoded, in a thread pool. abspath, not resolve(): no syscalls, and the
+    # (mtime, size) stamp guards against a different file behind the same name.
+    keys = [os.path.abspath(p) for p in paths]
+    out = np.empty(len(keys), dtype=np.float64)
+    todo: list[tuple[int, str, tuple[int, int]]] = []
+    with _CACHE_LOCK:
+        for i, key in enumerate(keys):
+            try:
+                st = os.stat(key)
+            except OSError as e:
+                raise InpaintError(f"{paths[i]}: cannot access ({e.strerror})") from None
+            stamp = (st.st_mtime_ns, st.st_size)
+            hit = _CACHE.get(key)
+            if hit is not None and hit[:2] == stamp:
+                out[i] = hit[2]
+            else:
+                todo.append((i, key, stamp))
     if workers is None:
         workers = min(8, os.cpu_count() or 1)
-    if workers <= 1 or len(ps) < 64:
-        return np.array([_ratio(p) for p in ps], dtype=np.float64)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return np.fromiter(pool.map(_ratio, ps), dtype=np.float64, count=len(ps))
+    names = [key for _, key, _ in todo]
+    if workers <= 1 or len(todo) < 64:
+        ratios = [_ratio_uncached(k) for k in names]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            ratios = list(pool.map(_ratio_uncached, names))
+    with _CACHE_LOCK:
+        for (i, key, stamp), r in zip(todo, ratios, strict=True):
+            out[i] = r
+            _CACHE[key] = (*stamp, r)
+    return out
 
 
 def bucket_histogram(ratios: Iterable[float]) -> tuple[list[int], int, int]:

@@ -32,7 +32,7 @@ def _scale(h: int, w: int) -> float:
 def _draw_stroke(mask: np.ndarray, points: list[tuple[int, int]], width: int) -> None:
     """A polyline of thickness ``width`` with a filled disk at every vertex (round joints)."""
     width = max(1, int(width))
-    for p, q in zip(points[:-1], points[1:]):
+    for p, q in zip(points[:-1], points[1:], strict=True):
         cv2.line(mask, p, q, 1, thickness=width, lineType=cv2.LINE_8)
     for p in points:
         cv2.circle(mask, p, width // 2, 1, thickness=-1, lineType=cv2.LINE_8)

@@ -13,9 +13,10 @@ from torch import nn
 
 from inpaintkit.errors import InpaintError
 from inpaintkit.models.base import InpaintModel, config_from_dict
-from inpaintkit.models.pconv_unet import PConvUNet
-from inpaintkit.models.rn_inpaint import EdgePatchGAN, RNInpaint
 from inpaintkit.models.deepfill_v2 import DeepFillV2, DeepFillV2Vanilla
+from inpaintkit.models.pconv_unet import PConvUNet
+from inpaintkit.models.pic_net import PICDiscriminator, PICNet
+from inpaintkit.models.rn_inpaint import EdgePatchGAN, RNInpaint
 from inpaintkit.models.sn_patchgan import SNPatchGAN
 
 MODELS: dict[str, type[InpaintModel]] = {}
@@ -23,10 +24,12 @@ MODELS["pconv_unet"] = PConvUNet
 MODELS["rn_inpaint"] = RNInpaint
 MODELS["deepfill_v2"] = DeepFillV2
 MODELS["deepfill_v2_vanilla"] = DeepFillV2Vanilla
+MODELS["pic_net"] = PICNet
 
 DISCRIMINATORS: dict[str, type[nn.Module]] = {}
 DISCRIMINATORS["edge_patchgan"] = EdgePatchGAN
 DISCRIMINATORS["sn_patchgan"] = SNPatchGAN
+DISCRIMINATORS["pic_patchgan"] = PICDiscriminator
 
 
 def _lookup(table: dict[str, type], name: str, what: str) -> type:

@@ -37,6 +37,8 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from inpaintkit.models.registry import MODELS, create_model
+
 _HOOKED = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
 
 
@@ -149,34 +151,39 @@ def count_macs(model: nn.Module, *inputs: Any, **kwargs: Any) -> dict[str, int]:
     }
 
 
-def _probe(size: int, multiple: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+def probe_inputs(
+    size: int, multiple: int = 1, batch: int = 1, device: str | torch.device = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A seeded (batch,3,S,S) image and a centred square hole covering a quarter of it;
+    S is ``size`` rounded up to ``multiple``."""
     s = max(multiple, math.ceil(size / multiple) * multiple)
     g = torch.Generator().manual_seed(0)
-    image = torch.rand(1, 3, s, s, generator=g) * 2 - 1
-    mask = torch.zeros(1, 1, s, s)
+    image = torch.rand(batch, 3, s, s, generator=g) * 2 - 1
+    mask = torch.zeros(batch, 1, s, s)
     mask[..., s // 4 : 3 * s // 4, s // 4 : 3 * s // 4] = 1.0
-    return image, mask, s
+    return image.to(device), mask.to(device)
 
 
-def model_summary(name: str, size: int = 256, tiny: bool = False) -> dict[str, Any]:
-    """Parameters and multiply-adds of ``MODELS[name]`` at ``size`` x ``size`` (batch 1)."""
-    from inpaintkit.models.registry import create_model
+class _Inpaint(nn.Module):
+    """Calls ``inner.inpaint`` so that count_macs can run the protocol method."""
 
-    model = create_model(name, tiny=tiny).eval()
-    image, mask, s = _probe(size, model.multiple)
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
 
-    class _Inpaint(nn.Module):
-        def __init__(self, inner: nn.Module) -> None:
-            super().__init__()
-            self.inner = inner
+    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        g = torch.Generator(device=image.device).manual_seed(0)
+        return self.inner.inpaint(image, mask, generator=g)
 
-        def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-            return self.inner.inpaint(image, mask, generator=torch.Generator().manual_seed(0))
 
+def summarize(model: nn.Module, size: int = 256, name: str = "") -> dict[str, Any]:
+    """:func:`model_summary` of an already built generator (its mode is left as it is)."""
+    device = next(model.parameters()).device
+    image, mask = probe_inputs(size, getattr(model, "multiple", 1), device=device)
     macs = count_macs(_Inpaint(model), image, mask)
     return {
         "name": name,
-        "size": s,
+        "size": image.shape[-1],
         "params": sum(p.numel() for p in model.parameters()),
         "gmacs": macs["total"] / 1e9,
         "gflops": 2 * macs["total"] / 1e9,
@@ -184,8 +191,11 @@ def model_summary(name: str, size: int = 256, tiny: bool = False) -> dict[str, A
     }
 
 
+def model_summary(name: str, size: int = 256, tiny: bool = False) -> dict[str, Any]:
+    """Parameters and multiply-adds of ``MODELS[name]`` at ``size`` x ``size`` (batch 1)."""
+    return summarize(create_model(name, tiny=tiny).eval(), size, name)
+
+
 def all_summaries(size: int = 256, tiny: bool = False) -> list[dict[str, Any]]:
     """:func:`model_summary` for every entry of ``MODELS``, sorted by name."""
-    from inpaintkit.models.registry import MODELS
-
     return [model_summary(name, size=size, tiny=tiny) for name in sorted(MODELS)]

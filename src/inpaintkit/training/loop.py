@@ -92,7 +92,8 @@ class EpochView(Dataset):
 
     def __getitem__(self, virtual: int):
         epoch, index = divmod(virtual, len(self.base))
-        return self.base.get(index, epoch)
+        self.base.set_epoch(epoch)  # this process's copy (each DataLoader worker has its own)
+        return self.base[index]
 
 
 def build_dataset(cfg: TrainConfig):

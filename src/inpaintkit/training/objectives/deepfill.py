@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
 from inpaintkit.conventions import composite
@@ -40,31 +39,28 @@ class DeepFillObjective(Objective):
         coarse, refined = generator(image, mask)  # each (B,3,H,W)
         return coarse, refined
 
-    def _d_input(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return torch.cat([image, mask], dim=1)  # (B,4,H,W)
-
     def discriminator_loss(self, discriminator, image, mask, out):
         completed = composite(out[1].detach(), image, mask)
-        real = discriminator(self._d_input(image, mask))
-        fake = discriminator(self._d_input(completed, mask))
+        real = discriminator(image, mask)
+        fake = discriminator(completed, mask)
         d_loss = GAN_LOSSES[self.args.gan][0](real, fake)
-        return d_loss, {"d_loss": float(d_loss)}
+        return d_loss, {"d_loss": float(d_loss.detach())}
 
     def generator_loss(self, discriminator, image, mask, out):
         coarse, refined = out
         a = self.args
         loss = a.l1_refined * masked_l1(refined, image, mask, a.hole_weight, a.valid_weight)
-        logs: Logs = {"l1_refined": float(loss)}
+        logs: Logs = {"l1_refined": float(loss.detach())}
         if coarse.requires_grad and a.l1_coarse > 0:
             l1c = a.l1_coarse * masked_l1(coarse, image, mask, a.hole_weight, a.valid_weight)
             loss = loss + l1c
-            logs["l1_coarse"] = float(l1c)
+            logs["l1_coarse"] = float(l1c.detach())
         if discriminator is not None and a.gan_weight > 0:
-            fake = discriminator(self._d_input(composite(refined, image, mask), mask))
+            fake = discriminator(composite(refined, image, mask), mask)
             g_gan = a.gan_weight * GAN_LOSSES[a.gan][1](fake)
             loss = loss + g_gan
-            logs["g_gan"] = float(g_gan)
-        logs["g_loss"] = float(loss)
+            logs["g_gan"] = float(g_gan.detach())
+        logs["g_loss"] = float(loss.detach())
         return loss, logs
 
     def prediction(self, out):

@@ -1,0 +1,1 @@
+"""CLI sub-commands, one plain function per file, registered in :mod:`inpaintkit.cli`."""

@@ -1,0 +1,305 @@
+"""``inpaintkit fill``: inpaint one image, or a folder of images (batch, resumable, sharded).
+
+Single: ``inpaintkit fill IMAGE --mask MASK -o OUT [--samples K]`` writes OUT, or with
+K > 1 ``OUT_0 .. OUT_{K-1}`` (same suffix). Any bad input ends as one ``error:`` line and
+exit code 2, before anything is written.
+
+Batch: ``inpaintkit fill --input DIR --masks DIR --output DIR``. For each image ``x.<ext>``
+of DIR (not recursive) the mask is ``x.<ext2>`` or ``x_mask.<ext2>`` in the mask folder (any
+image suffix); the result is ``<output>/x.png`` (PNG: lossless, so known pixels stay
+bit-identical; ``x_0.png ..`` with K > 1). A bad file is reported and skipped; a summary
+ends the run; exit code 1 when any file failed. Outputs are written atomically, so a
+present output is complete: a re-run skips finished files (``--overwrite`` redoes them).
+The output folder must differ from the input and mask folders. Under torchrun
+(``WORLD_SIZE``/``RANK`` set) rank r takes files r, r+world, ... of the sorted list.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from inpaintkit.errors import InpaintError
+from inpaintkit.io import DEFAULT_MAX_PIXELS
+
+_STRATEGIES = ("auto", "crop", "resize", "full")
+_DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def _choice(allowed: tuple[str, ...]):
+    def check(value: str) -> str:
+        if value not in allowed and not (allowed is _DEVICES and value.startswith("cuda:")):
+            raise typer.BadParameter(f"'{value}' is not one of {', '.join(allowed)}")
+        return value
+
+    return check
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _say(text: str, stderr: bool = False) -> None:
+    from rich.markup import escape
+
+    _console(stderr).print(escape(text))
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def sample_paths(output: Path, samples: int) -> list[Path]:
+    """OUT for one sample; OUT_0 .. OUT_{K-1} (same suffix) for K samples."""
+    if samples == 1:
+        return [output]
+    return [output.with_name(f"{output.stem}_{i}{output.suffix}") for i in range(samples)]
+
+
+def _check_output(target: Path, inputs: tuple[Path, ...], create: bool) -> None:
+    """Fail before any work when ``target`` cannot be written (one line, exit 2)."""
+    from inpaintkit.io import IMAGE_SUFFIXES
+
+    if target.suffix.lower() not in IMAGE_SUFFIXES:
+        raise InpaintError(
+            f"{target}: unknown output format '{target.suffix}' "
+            f"(use one of {', '.join(sorted(IMAGE_SUFFIXES))})"
+        )
+    for src in inputs:
+        if _same_file(target, src):
+            raise InpaintError(f"{target}: refusing to overwrite the input file {src}")
+    folder = target.parent
+    if create and not folder.exists():
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InpaintError(f"{target}: cannot create output folder {folder} ({exc.strerror})") from None
+    if not folder.is_dir():
+        raise InpaintError(f"{target}: output folder {folder} does not exist or is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InpaintError(f"{target}: output folder {folder} is not writable")
+    if target.is_dir():
+        raise InpaintError(f"{target}: is a folder")
+
+
+def _load_pair(image_path: Path, mask_path: Path, max_pixels: int | None, mask_alpha: bool,
+               resize_mask: bool) -> tuple[np.ndarray, np.ndarray]:
+    from inpaintkit.io import read_image, read_mask
+
+    image = read_image(image_path, max_pixels=max_pixels)
+    mask = read_mask(mask_path, use_alpha=mask_alpha, max_pixels=max_pixels)
+    h, w = image.shape[:2]
+    if mask.shape != (h, w):
+        if not resize_mask:
+            raise InpaintError(
+                f"{mask_path}: mask is {mask.shape[1]}x{mask.shape[0]} but {image_path.name} "
+                f"is {w}x{h} (use --resize-mask to scale it)"
+            )
+        import cv2
+
+        mask = cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+    return image, mask
+
+
+def make_inpainter(model: str, **options):
+    """An Inpainter whose "untrained model" warning becomes a note (printed once, by us)."""
+    import warnings
+
+    from inpaintkit.inference import Inpainter
+    from inpaintkit.inference.weights import UntrainedModelWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UntrainedModelWarning)
+        return Inpainter(model, **options)
+
+
+def _find_mask(stem: str, masks: dict[str, list[Path]]) -> Path | None:
+    for key in (stem, f"{stem}_mask"):
+        if masks.get(key):
+            return masks[key][0]
+    return None
+
+
+def _shard() -> tuple[int, int]:
+    try:
+        world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+        rank = int(os.environ.get("RANK", "0") or 0)
+    except ValueError:
+        raise InpaintError("WORLD_SIZE and RANK must be integers") from None
+    if world < 1 or not 0 <= rank < world:
+        raise InpaintError(f"bad torchrun environment: RANK={rank}, WORLD_SIZE={world}")
+    return rank, world
+
+
+def fill(
+    image: Annotated[
+        Path | None, typer.Argument(help="Image to fill (single mode).", show_default=False)
+    ] = None,
+    mask: Annotated[
+        Path | None, typer.Option("--mask", "-m", help="Mask image, white = hole (single mode).")
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Output file (single mode) or folder (batch mode)."),
+    ] = None,
+    input_dir: Annotated[
+        Path | None, typer.Option("--input", "-i", help="Folder of images (batch mode).")
+    ] = None,
+    masks_dir: Annotated[
+        Path | None,
+        typer.Option("--masks", help="Folder of masks named x.* or x_mask.* (batch mode)."),
+    ] = None,
+    model: Annotated[
+        str,
+        typer.Option("--model", help="default, telea, ns, a model name, a checkpoint folder or .onnx."),
+    ] = "default",
+    samples: Annotated[int, typer.Option("--samples", "-k", min=1, help="Results per image.")] = 1,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed (reproducible runs).")] = None,
+    device: Annotated[
+        str, typer.Option("--device", callback=_choice(_DEVICES), help="auto, cpu, cuda or mps.")
+    ] = "auto",
+    strategy: Annotated[
+        str,
+        typer.Option("--strategy", callback=_choice(_STRATEGIES),
+                     help="Large images: auto, crop, resize or full."),
+    ] = "auto",
+    dilate: Annotated[int, typer.Option("--dilate", min=0, help="Grow the hole by PX pixels.")] = 0,
+    resize_mask: Annotated[
+        bool, typer.Option("--resize-mask", help="Scale a mask of another size to the image.")
+    ] = False,
+    mask_alpha: Annotated[
+        bool, typer.Option("--mask-alpha", help="Holes are the transparent pixels of the mask.")
+    ] = False,
+    max_pixels: Annotated[
+        int, typer.Option("--max-pixels", min=1, help="Refuse larger images.")
+    ] = DEFAULT_MAX_PIXELS,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Batch: redo outputs that already exist.")
+    ] = False,
+) -> None:
+    """Fill the holes (white in the mask) of an image, or of a folder of images."""
+    batch = input_dir is not None or masks_dir is not None
+    if batch:
+        if image is not None or mask is not None:
+            raise InpaintError("give either IMAGE --mask MASK or --input DIR --masks DIR, not both")
+        if input_dir is None or masks_dir is None or output is None:
+            raise InpaintError("batch mode needs --input DIR, --masks DIR and --output DIR")
+        _fill_folder(input_dir, masks_dir, output, model=model, samples=samples, seed=seed,
+                     device=device, strategy=strategy, dilate=dilate, resize_mask=resize_mask,
+                     mask_alpha=mask_alpha, max_pixels=max_pixels, overwrite=overwrite)
+        return
+    if image is None:
+        raise InpaintError("missing IMAGE (or use --input DIR --masks DIR --output DIR)")
+    if mask is None:
+        raise InpaintError("missing --mask MASK")
+    if output is None:
+        raise InpaintError("missing -o OUT")
+    targets = sample_paths(output, samples)
+    for target in targets:
+        _check_output(target, (image, mask), create=True)
+    pixels, hole = _load_pair(image, mask, max_pixels, mask_alpha, resize_mask)
+
+    from inpaintkit.io import write_image
+
+    inpainter = make_inpainter(model, device=device, strategy=strategy, max_pixels=max_pixels)
+    for note in inpainter.load_notes:
+        _say(f"note: {note}", stderr=True)
+    results = inpainter.inpaint(pixels, hole, samples=samples, seed=seed, dilate=dilate)
+    for note in inpainter.notes:
+        _say(f"note: {image.name}: {note}", stderr=True)
+    if output.suffix.lower() in (".jpg", ".jpeg", ".webp"):
+        _say(f"note: {output.suffix} is lossy: known pixels are not kept exactly (use .png)", stderr=True)
+    for target, result in zip(targets, results, strict=True):
+        write_image(target, result, inputs=(image, mask))
+    used = f", strategy {inpainter.last_strategy}" if inpainter.last_strategy else ""
+    _say(f"wrote {', '.join(str(t) for t in targets)} (model {inpainter.model_name}{used})")
+
+
+def _fill_folder(input_dir: Path, masks_dir: Path, output: Path, *, model: str, samples: int,
+                 seed: int | None, device: str, strategy: str, dilate: int, resize_mask: bool,
+                 mask_alpha: bool, max_pixels: int, overwrite: bool) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from inpaintkit.io import list_image_files, write_image
+
+    images = list_image_files(input_dir, recursive=False)
+    mask_files = list_image_files(masks_dir, recursive=False)
+    for folder, what in ((input_dir, "input"), (masks_dir, "mask")):
+        if _same_file(output, folder):
+            raise InpaintError(f"{output}: the output folder must differ from the {what} folder")
+    if output.exists() and not output.is_dir():
+        raise InpaintError(f"{output}: exists and is not a folder")
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InpaintError(f"{output}: cannot create output folder ({exc.strerror})") from None
+    if not os.access(output, os.W_OK | os.X_OK):
+        raise InpaintError(f"{output}: output folder is not writable")
+    if not images:
+        raise InpaintError(f"{input_dir}: no images found (png, jpg, webp, bmp, tif)")
+    masks: dict[str, list[Path]] = {}
+    for path in mask_files:
+        masks.setdefault(path.stem, []).append(path)
+
+    rank, world = _shard()
+    mine = images[rank::world]
+    prefix = f"[rank {rank}/{world}] " if world > 1 else ""
+    inpainter = make_inpainter(model, device=device, strategy=strategy, max_pixels=max_pixels)
+    for note in inpainter.load_notes:
+        _say(f"{prefix}note: {note}", stderr=True)
+
+    done, skipped, failed = 0, 0, []
+    claimed: dict[Path, Path] = {}
+    err = _console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=False) as progress:
+        task = progress.add_task(f"{prefix}filling", total=len(mine))
+        for path in mine:
+            try:
+                targets = sample_paths(output / f"{path.stem}.png", samples)
+                if targets[0] in claimed:
+                    raise InpaintError(
+                        f"{path}: output {targets[0].name} is already the output of {claimed[targets[0]].name}"
+                    )
+                claimed[targets[0]] = path
+                if not overwrite and all(t.exists() for t in targets):
+                    skipped += 1
+                    continue
+                mask_path = _find_mask(path.stem, masks)
+                if mask_path is None:
+                    raise InpaintError(
+                        f"{path}: no mask in {masks_dir} (expected {path.stem}.<ext> or {path.stem}_mask.<ext>)"
+                    )
+                pixels, hole = _load_pair(path, mask_path, max_pixels, mask_alpha, resize_mask)
+                results = inpainter.inpaint(pixels, hole, samples=samples, seed=seed, dilate=dilate)
+                for note in inpainter.notes:
+                    progress.console.print(f"{prefix}note: {path.name}: {note}", markup=False)
+                for target, result in zip(targets, results, strict=True):
+                    write_image(target, result, inputs=(path, mask_path))
+                done += 1
+            except InpaintError as exc:
+                failed.append((path, str(exc)))
+                progress.console.print(f"{prefix}error: {exc}", markup=False)
+            except Exception as exc:  # a runtime failure on one file must not stop the batch
+                failed.append((path, f"{type(exc).__name__}: {exc}"))
+                progress.console.print(f"{prefix}error: {path}: internal error: {type(exc).__name__}: {exc}",
+                                       markup=False)
+            finally:
+                progress.advance(task)
+    summary = f"{prefix}{done} filled, {skipped} already done, {len(failed)} failed of {len(mine)} ({output})"
+    _say(summary)
+    if failed:
+        for path, message in failed:
+            _say(f"{prefix}failed: {path.name}: {message}", stderr=True)
+        raise typer.Exit(1)

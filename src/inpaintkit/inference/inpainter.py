@@ -1,0 +1,399 @@
+"""The Inpainter: uint8 image + bool mask in, K completed uint8 images out.
+
+``Inpainter(model).inpaint(image (H,W,3) uint8, mask (H,W) bool, samples=1, seed=None)``
+returns ``samples`` arrays (H,W,3) uint8 in which every pixel outside the (dilated) hole is
+bit-identical to the input: the model's prediction is composited on the uint8 arrays at the
+very end (``conventions.composite`` on uint8 tensors), after any padding, resizing and
+cropping.
+
+Each model call pads the image to the model's ``multiple`` (symmetric reflection; the mask
+is padded the same way, so reflected hole pixels stay holes) and runs under
+``torch.inference_mode``.
+
+Strategies for images larger than the model's native size ``N`` (its training size: the
+``native_size`` argument, else the model's ``native_size`` attribute, else the checkpoint's
+``image_size``/``size`` metadata, else 256):
+
+* ``full``: the whole image at full resolution (memory and time grow with H*W; networks
+  trained at N see unfamiliar scales far above it).
+* ``resize``: the whole image scaled to about N*N pixels (aspect kept, INTER_AREA), the
+  mask scaled conservatively (a small pixel is a hole when any part of it was), inpainted,
+  the result upscaled (bicubic); only hole pixels are taken from it.
+* ``crop``: the hole pixels are grouped: the mask is dilated by ``crop_margin`` (default
+  N/4) and its connected components (``cv2.connectedComponentsWithStats``) are groups;
+  groups whose margin-expanded boxes still overlap are merged. Each group gets a window of
+  its hole box plus a context margin of ``max(crop_margin, box side / 2)`` per side
+  (shifted, not shrunk, at image borders). A window over N*N pixels is scaled down to
+  about N*N, inpainted and scaled back. The model sees the *original* image and *all*
+  holes inside the window, so windows are independent (no fill depends on the order), and
+  only the group's own hole pixels are pasted.
+* ``auto``: classical methods (Telea/NS: cost grows with the hole, not with the image)
+  -> ``full``. Otherwise ``full`` when H*W <= (2N)^2 (fully convolutional models cope with
+  up to twice their training size); else ``crop`` when the crop windows cover at most half
+  of the image, else ``resize``.
+
+Samples: pluralistic models (``model.pluralistic``) give K different results from
+``model.sample``; models marked ``stochastic`` give K results from the seeds seed, seed+1,
+...; for deterministic models ``samples > 1`` is an :class:`InpaintError` (K identical
+copies would only hide that there is no diversity). ``seed`` makes every run reproducible.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from inpaintkit.conventions import composite, image_to_tensor, mask_to_tensor
+from inpaintkit.errors import InpaintError
+from inpaintkit.inference.classical import ClassicalInpainter
+from inpaintkit.inference.device import resolve_device
+from inpaintkit.inference.weights import LoadedModel, registry_name, resolve_model
+
+logger = logging.getLogger(__name__)
+
+STRATEGIES = ("auto", "crop", "resize", "full")
+DEFAULT_NATIVE_SIZE = 256
+try:
+    from inpaintkit.io import DEFAULT_MAX_PIXELS
+except ImportError:  # pragma: no cover - io is part of the package
+    DEFAULT_MAX_PIXELS = 50_000_000
+
+
+@dataclass
+class _Window:
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+    own: np.ndarray  # (y1-y0, x1-x0) bool: the hole pixels this window pastes
+
+
+def _box_overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
+
+
+def _window_around(box: tuple[int, int, int, int], margin: int, h: int, w: int) -> tuple[int, int, int, int]:
+    """Box (y0,y1,x0,x1) grown by ``margin``; shifted back inside the image, not shrunk."""
+    y0, y1, x0, x1 = box
+
+    def axis(a0: int, a1: int, size: int) -> tuple[int, int]:
+        length = min(a1 - a0 + 2 * margin, size)
+        start = min(max(a0 - margin, 0), size - length)
+        return start, start + length
+
+    wy0, wy1 = axis(y0, y1, h)
+    wx0, wx1 = axis(x0, x1, w)
+    return wy0, wy1, wx0, wx1
+
+
+def _pad_to(array: np.ndarray, multiple: int) -> np.ndarray:
+    h, w = array.shape[:2]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if not (ph or pw):
+        return array
+    widths = [(0, ph), (0, pw)] + [(0, 0)] * (array.ndim - 2)
+    # "symmetric" (edge pixel repeated) works for any pad width, even wider than the image.
+    return np.pad(array, widths, mode="symmetric")
+
+
+def _composite_uint8(pred: np.ndarray, image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Known pixels from ``image``, hole pixels from ``pred``; all uint8, no float trip."""
+    p = torch.from_numpy(np.ascontiguousarray(pred)).permute(2, 0, 1)[None]
+    i = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+    m = torch.from_numpy(hole)[None, None]
+    return composite(p, i, m).squeeze(0).permute(1, 2, 0).contiguous().numpy()
+
+
+class Inpainter:
+    """Fill holes in uint8 images with any model (see the module docstring).
+
+    ``model``: ``"default"``, a registry name, ``"telea"``/``"ns"``, a checkpoint folder or
+    ``.safetensors`` file, an ``.onnx`` file, or a module following the generator protocol.
+    ``max_pixels``: larger images are refused (None: no limit).
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike | nn.Module | Any = "default",
+        device: str | torch.device = "auto",
+        strategy: str = "auto",
+        max_pixels: int | None = DEFAULT_MAX_PIXELS,
+        crop_margin: int | None = None,
+        native_size: int | None = None,
+    ) -> None:
+        if strategy not in STRATEGIES:
+            raise InpaintError(f"unknown strategy '{strategy}' (use one of {', '.join(STRATEGIES)})")
+        if crop_margin is not None and crop_margin < 0:
+            raise InpaintError(f"crop_margin must be >= 0, got {crop_margin}")
+        if native_size is not None and native_size < 8:
+            raise InpaintError(f"native_size must be >= 8, got {native_size}")
+        self.device = resolve_device(device)
+        if isinstance(model, (str, os.PathLike)):
+            loaded = resolve_model(model, self.device)
+        else:
+            if not callable(getattr(model, "inpaint", None)):
+                raise InpaintError(f"{type(model).__name__} has no inpaint(image, mask) method")
+            if isinstance(model, ClassicalInpainter):
+                name = model.name
+            elif isinstance(model, nn.Module):
+                try:
+                    name = registry_name(model)
+                except InpaintError:
+                    name = type(model).__name__
+                model = model.eval().to(self.device)
+            else:
+                name = getattr(model, "name", type(model).__name__)
+            loaded = LoadedModel(model, name, "module")
+        self.model = loaded.model
+        self.model_name: str = loaded.name
+        self.source: str = loaded.source
+        self.load_notes: list[str] = list(loaded.notes)
+        self.strategy = strategy
+        self.max_pixels = max_pixels
+        self.classical = isinstance(self.model, ClassicalInpainter)
+        meta = loaded.metadata
+        native = (
+            native_size
+            or getattr(self.model, "native_size", None)
+            or meta.get("native_size") or meta.get("image_size") or meta.get("size")
+        )
+        self.native_size = int(native) if native else (512 if self.classical else DEFAULT_NATIVE_SIZE)
+        self.crop_margin = crop_margin
+        self.notes: list[str] = []  # notes of the last inpaint() call
+        self.last_strategy: str | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Inpainter(model={self.model_name!r}, device={str(self.device)!r}, "
+            f"strategy={self.strategy!r}, native_size={self.native_size})"
+        )
+
+    # --- properties of the model --------------------------------------------------------
+
+    @property
+    def multiple(self) -> int:
+        return max(int(getattr(self.model, "multiple", 1)), 1)
+
+    @property
+    def pluralistic(self) -> bool:
+        return bool(getattr(self.model, "pluralistic", False)) and callable(getattr(self.model, "sample", None))
+
+    @property
+    def stochastic(self) -> bool:
+        return self.pluralistic or bool(getattr(self.model, "stochastic", False))
+
+    # --- public API -------------------------------------------------------------------
+
+    def inpaint(
+        self,
+        image: np.ndarray,
+        mask: np.ndarray,
+        samples: int = 1,
+        seed: int | None = None,
+        dilate: int = 0,
+    ) -> list[np.ndarray]:
+        """``samples`` completions (H,W,3) uint8 of ``image`` (H,W,3) uint8 where ``mask``
+        (H,W) bool (True/nonzero = hole, grown by ``dilate`` pixels) is filled."""
+        self.notes = []
+        image, hole = self._check(image, mask, samples, dilate)
+        if dilate:
+            kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate + 1, 2 * dilate + 1))
+            hole = cv2.dilate(hole.astype(np.uint8), kernel) > 0
+        if not hole.any():
+            self._note("mask is empty: nothing to fill, the output equals the input")
+            self.last_strategy = None
+            return [image.copy() for _ in range(samples)]
+        if hole.all():
+            self._note("mask covers the whole image: the result is invented from nothing")
+        strategy = self._choose(image.shape[0], image.shape[1], hole)
+        self.last_strategy = strategy
+        if strategy == "full":
+            preds = self._predict(image, hole, samples, seed)
+        elif strategy == "resize":
+            preds = self._resized(image, hole, samples, seed)
+        else:
+            preds = self._cropped(image, hole, samples, seed)
+        return [_composite_uint8(p, image, hole) for p in preds]
+
+    # --- checks and choices --------------------------------------------------------------
+
+    def _note(self, text: str) -> None:
+        self.notes.append(text)
+        logger.info(text)
+
+    def _check(self, image: np.ndarray, mask: np.ndarray, samples: int,
+               dilate: int) -> tuple[np.ndarray, np.ndarray]:
+        image = np.asarray(image)
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise InpaintError(f"image must be an (H,W,3) uint8 RGB array, got {image.shape} {image.dtype}")
+        h, w = image.shape[:2]
+        if h == 0 or w == 0:
+            raise InpaintError(f"image has zero size ({w}x{h})")
+        if self.max_pixels is not None and h * w > self.max_pixels:
+            raise InpaintError(
+                f"image is {w}x{h} = {h * w:,} pixels, over the limit of {self.max_pixels:,} "
+                f"(raise max_pixels / --max-pixels)"
+            )
+        mask = np.asarray(mask)
+        if mask.ndim != 2:
+            raise InpaintError(f"mask must be an (H,W) array, got shape {mask.shape}")
+        if mask.shape != (h, w):
+            raise InpaintError(
+                f"mask is {mask.shape[1]}x{mask.shape[0]} but the image is {w}x{h} "
+                f"(resize it, or use --resize-mask)"
+            )
+        if not isinstance(samples, (int, np.integer)) or samples < 1:
+            raise InpaintError(f"samples must be a positive integer, got {samples!r}")
+        if samples > 1 and not self.stochastic:
+            raise InpaintError(
+                f"model '{self.model_name}' is deterministic: samples={samples} would give "
+                f"identical results (use samples=1 or a pluralistic model such as pic_net)"
+            )
+        if not isinstance(dilate, (int, np.integer)) or dilate < 0:
+            raise InpaintError(f"dilate must be a non-negative number of pixels, got {dilate!r}")
+        hole = mask if mask.dtype == bool else mask > 0
+        return np.ascontiguousarray(image), np.ascontiguousarray(hole)
+
+    def _margin(self) -> int:
+        return self.crop_margin if self.crop_margin is not None else max(self.native_size // 4, 8)
+
+    def _choose(self, h: int, w: int, hole: np.ndarray) -> str:
+        if self.strategy != "auto":
+            return self.strategy
+        n = self.native_size
+        if self.classical or h * w <= (2 * n) ** 2:
+            return "full"
+        windows = self._plan_windows(hole)
+        covered = sum((wd.y1 - wd.y0) * (wd.x1 - wd.x0) for wd in windows)
+        return "crop" if covered <= 0.5 * h * w else "resize"
+
+    # --- model calls ---------------------------------------------------------------------
+
+    def _generator(self, seed: int | None) -> torch.Generator | None:
+        if seed is None:
+            return None
+        dev = self.device if self.device.type in ("cuda", "mps") else torch.device("cpu")
+        if isinstance(self.model, nn.Module):
+            try:
+                dev = next(self.model.parameters()).device
+            except StopIteration:
+                pass
+        return torch.Generator(device=dev).manual_seed(int(seed))
+
+    def _predict(self, image: np.ndarray, hole: np.ndarray, samples: int,
+                 seed: int | None) -> list[np.ndarray]:
+        """Raw predictions (not composited) for the whole of ``image``: K (H,W,3) uint8."""
+        if self.classical:
+            return [self.model.inpaint_array(image, hole)] * samples
+        h, w = hole.shape
+        m = self.multiple
+        x = image_to_tensor(_pad_to(image, m)).to(self.device)
+        k = mask_to_tensor(_pad_to(hole, m)).to(self.device)
+        with torch.inference_mode():
+            if self.pluralistic and samples > 1:
+                outs = list(self.model.sample(x, k, samples, generator=self._generator(seed))[0])
+            elif samples > 1:
+                outs = [
+                    self.model.inpaint(x, k, generator=self._generator(None if seed is None else seed + i))[0]
+                    for i in range(samples)
+                ]
+            else:
+                outs = [self.model.inpaint(x, k, generator=self._generator(seed))[0]]
+        results = []
+        for out in outs:
+            t = ((out[:, :h, :w].float().cpu() + 1.0) * 127.5).round().clamp(0, 255)
+            results.append(t.to(torch.uint8).permute(1, 2, 0).contiguous().numpy())
+        return results
+
+    def _scaled_predict(self, image: np.ndarray, hole: np.ndarray, samples: int,
+                        seed: int | None) -> list[np.ndarray]:
+        """Predict at about native_size^2 pixels when larger; results at the input size."""
+        h, w = hole.shape
+        scale = min(1.0, self.native_size / math.sqrt(h * w))
+        if scale >= 1.0:
+            return self._predict(image, hole, samples, seed)
+        sh, sw = max(1, round(h * scale)), max(1, round(w * scale))
+        small = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA)
+        # Area-averaged mask > 0: a small pixel is a hole when any of it was one, so no
+        # hole pixel of the input is ever treated as known context.
+        small_hole = cv2.resize(hole.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) > 0
+        preds = self._predict(small, small_hole, samples, seed)
+        return [cv2.resize(p, (w, h), interpolation=cv2.INTER_CUBIC) for p in preds]
+
+    def _resized(self, image: np.ndarray, hole: np.ndarray, samples: int,
+                 seed: int | None) -> list[np.ndarray]:
+        if self.native_size ** 2 >= hole.size:
+            self._note("image is not larger than the native size: resize strategy runs at full size")
+        return self._scaled_predict(image, hole, samples, seed)
+
+    def _plan_windows(self, hole: np.ndarray) -> list[_Window]:
+        h, w = hole.shape
+        margin = self._margin()
+        hole_u8 = hole.astype(np.uint8)
+        if margin:
+            kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * margin + 1, 2 * margin + 1))
+            grouped = cv2.dilate(hole_u8, kernel)
+        else:
+            grouped = hole_u8
+        count, labels, _, _ = cv2.connectedComponentsWithStats(grouped, connectivity=8)
+        # Bounding boxes of the *hole* pixels of each group (not of the dilated blob).
+        ys, xs = np.nonzero(hole)
+        lab = labels[ys, xs]
+        y0 = np.full(count, h)
+        x0 = np.full(count, w)
+        y1 = np.zeros(count, dtype=np.int64)
+        x1 = np.zeros(count, dtype=np.int64)
+        np.minimum.at(y0, lab, ys)
+        np.minimum.at(x0, lab, xs)
+        np.maximum.at(y1, lab, ys + 1)
+        np.maximum.at(x1, lab, xs + 1)
+        groups: list[tuple[list[int], tuple[int, int, int, int]]] = [
+            ([i], (int(y0[i]), int(y1[i]), int(x0[i]), int(x1[i]))) for i in range(1, count) if y1[i] > 0
+        ]
+
+        def grown(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+            return (box[0] - margin, box[1] + margin, box[2] - margin, box[3] + margin)
+
+        merged = True
+        while merged:  # few groups remain after the dilation, so pairwise is cheap
+            merged = False
+            for i in range(len(groups)):
+                for j in range(i + 1, len(groups)):
+                    if _box_overlap(grown(groups[i][1]), grown(groups[j][1])):
+                        a, b = groups[i][1], groups[j][1]
+                        box = (min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]))
+                        groups[i] = (groups[i][0] + groups[j][0], box)
+                        del groups[j]
+                        merged = True
+                        break
+                if merged:
+                    break
+        windows = []
+        for ids, box in groups:
+            side = max(box[1] - box[0], box[3] - box[2])
+            wy0, wy1, wx0, wx1 = _window_around(box, max(margin, side // 2), h, w)
+            sub = labels[wy0:wy1, wx0:wx1]
+            own = np.isin(sub, ids) & hole[wy0:wy1, wx0:wx1]
+            windows.append(_Window(wy0, wy1, wx0, wx1, own))
+        return windows
+
+    def _cropped(self, image: np.ndarray, hole: np.ndarray, samples: int,
+                 seed: int | None) -> list[np.ndarray]:
+        results = [image.copy() for _ in range(samples)]
+        windows = self._plan_windows(hole)
+        for wd in windows:
+            region = (slice(wd.y0, wd.y1), slice(wd.x0, wd.x1))
+            preds = self._scaled_predict(image[region], hole[region], samples, seed)
+            for result, pred in zip(results, preds, strict=True):
+                result[region][wd.own] = pred[wd.own]
+        if len(windows) > 1:
+            self._note(f"crop strategy: {len(windows)} windows")
+        return results

@@ -1,0 +1,207 @@
+"""DeepFill v2 generator: protocol, properties, channel plan, Telea + residual mode."""
+
+from __future__ import annotations
+
+import cv2
+import pytest
+import torch
+
+from inpaintkit.conventions import image_to_tensor, tensor_to_image, tensor_to_mask
+from inpaintkit.layers.gated_conv import GatedConv2d
+from inpaintkit.models import MODELS, create_model
+from inpaintkit.models.base import config_from_dict, config_to_dict
+from inpaintkit.models.deepfill_v2 import DeepFillV2, DeepFillV2Config, DeepFillV2Vanilla
+
+VARIANTS = [
+    ("deepfill_v2", {}),
+    ("deepfill_v2_vanilla", {}),
+    ("deepfill_v2", {"coarse": "telea", "residual": True}),
+    ("deepfill_v2", {"slim": True, "in_extra": 1, "refine_sees_mask": False}),
+]
+
+
+def _batch(h: int, w: int, batch: int = 2, seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    image = torch.rand(batch, 3, h, w, generator=gen) * 2 - 1
+    mask = torch.zeros(batch, 1, h, w)
+    mask[0, :, h // 4 : h // 2, w // 4 : w // 2 + 5] = 1.0
+    mask[-1, :, h // 2 :, : w // 3] = 1.0
+    return image, mask
+
+
+def _params(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_registered() -> None:
+    assert MODELS["deepfill_v2"] is DeepFillV2
+    assert MODELS["deepfill_v2_vanilla"] is DeepFillV2Vanilla
+    assert create_model("deepfill_v2_vanilla", tiny=True).config.gated is False
+    assert create_model("deepfill_v2", tiny=True).config.gated is True
+
+
+@pytest.mark.parametrize(("name", "overrides"), VARIANTS)
+@pytest.mark.parametrize("size", [(64, 64), (72, 96)])
+def test_forward_backward_tiny(name: str, overrides: dict, size: tuple[int, int]) -> None:
+    torch.manual_seed(0)
+    model = create_model(name, tiny=True, **overrides)
+    image, mask = _batch(*size)
+    coarse, refined = model(image, mask)
+    for out in (coarse, refined):
+        assert out.shape == image.shape
+        assert torch.isfinite(out).all()
+        assert out.min() >= -1 and out.max() <= 1
+    assert model.last_flow is not None and model.last_flow.shape == (2, 2, size[0] // 4,
+                                                                     size[1] // 4)
+    loss = (refined - image).abs().mean()
+    if coarse.requires_grad:
+        loss = loss + (coarse - image).abs().mean()
+    loss.backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert sum(float(g.abs().sum()) for g in grads) > 0
+
+
+@pytest.mark.parametrize(("name", "overrides"), VARIANTS)
+def test_pixels_inside_the_hole_do_not_matter(name: str, overrides: dict) -> None:
+    torch.manual_seed(1)
+    model = create_model(name, tiny=True, **overrides).eval()
+    image, mask = _batch(64, 64)
+    changed = torch.where(mask > 0.5, torch.rand_like(image) * 2 - 1, image)
+    with torch.no_grad():
+        a = model(image, mask)
+        b = model(changed, mask)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+def test_deterministic_with_a_seed() -> None:
+    image, mask = _batch(64, 64)
+    outs = []
+    for _ in range(2):
+        torch.manual_seed(123)
+        model = create_model("deepfill_v2", tiny=True).eval()
+        with torch.no_grad():
+            outs.append(model.inpaint(image, mask))
+            assert torch.equal(outs[-1], model.inpaint(image, mask))
+    assert torch.equal(outs[0], outs[1])
+    torch.manual_seed(124)
+    other = create_model("deepfill_v2", tiny=True).eval()
+    with torch.no_grad():
+        assert not torch.equal(outs[0], other.inpaint(image, mask))
+
+
+def test_known_pixels_influence_the_output() -> None:
+    torch.manual_seed(2)
+    model = create_model("deepfill_v2", tiny=True).eval()
+    image, mask = _batch(64, 64)
+    changed = torch.where(mask > 0.5, image, -image)
+    with torch.no_grad():
+        assert not torch.equal(model.inpaint(image, mask), model.inpaint(changed, mask))
+
+
+def test_sketch_channel() -> None:
+    torch.manual_seed(3)
+    model = create_model("deepfill_v2", tiny=True, in_extra=1).eval()
+    image, mask = _batch(64, 64)
+    sketch = torch.zeros_like(mask)
+    sketch[..., 20:24, :] = 1.0
+    with torch.no_grad():
+        plain = model.inpaint(image, mask)
+        guided = model.inpaint(image, mask, sketch=sketch)
+        assert torch.equal(plain, model.inpaint(image, mask, sketch=torch.zeros_like(mask)))
+        assert not torch.equal(plain, guided)
+        # Sketch strokes outside the hole are ignored (official: edge * mask).
+        outside = sketch * (1 - mask)
+        assert torch.equal(plain, model.inpaint(image, mask, sketch=outside))
+    with pytest.raises(ValueError, match="sketch"):
+        create_model("deepfill_v2", tiny=True)(image, mask, sketch=sketch)
+    with pytest.raises(ValueError, match="sketch"):
+        model(image, mask, sketch=torch.zeros(2, 2, 64, 64))
+
+
+def test_sizes_not_divisible_by_eight_raise() -> None:
+    model = create_model("deepfill_v2", tiny=True)
+    assert model.multiple == 8
+    image, mask = _batch(60, 64)
+    with pytest.raises(ValueError, match="divisible by 8"):
+        model(image, mask)
+
+
+def test_full_default_parameter_count() -> None:
+    # Official channel plan (refinement input = 3 channels): 4,052,478; the paper says 4.1M.
+    official = create_model("deepfill_v2", refine_sees_mask=False)
+    assert _params(official) == 4_052_478
+    # The default also feeds ones + mask to the two refinement branches: 2 * 2*25*48 more.
+    default = create_model("deepfill_v2")
+    assert _params(default) == 4_052_478 + 2 * (2 * 25 * 48)
+    assert 4.0e6 < _params(default) < 4.15e6
+    slim = create_model("deepfill_v2", slim=True)
+    assert 1.2e6 < _params(slim) < 1.5e6
+    # Vanilla has no gate branches: about half.
+    vanilla = create_model("deepfill_v2_vanilla")
+    assert 0.45 < _params(vanilla) / _params(default) < 0.55
+
+
+def test_tiny_config_is_small() -> None:
+    model = create_model("deepfill_v2", tiny=True)
+    widths = [m.out_ch for m in model.modules() if isinstance(m, GatedConv2d)]
+    assert max(widths) <= 32
+    assert _params(model) < 0.5e6
+
+
+def test_output_layers_are_plain_convs_and_vanilla_has_no_gates() -> None:
+    model = create_model("deepfill_v2", tiny=True)
+    for net in (model.coarse_net.body, model.refine_net.decoder):
+        assert type(net[-1]) is torch.nn.Conv2d and net[-1].out_channels == 3
+    assert all(m.gated for m in model.modules() if isinstance(m, GatedConv2d))
+    vanilla = create_model("deepfill_v2_vanilla", tiny=True)
+    assert not any(m.gated for m in vanilla.modules() if isinstance(m, GatedConv2d))
+    with pytest.raises(ValueError, match="gated=False"):
+        DeepFillV2Vanilla(DeepFillV2Config(cnum=16))
+
+
+def _telea(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    out = []
+    for img, m in zip(image, mask, strict=True):
+        filled = cv2.inpaint(tensor_to_image(img), tensor_to_mask(m), 3, cv2.INPAINT_TELEA)
+        out.append(image_to_tensor(filled))
+    return torch.cat(out)
+
+
+def test_untrained_telea_residual_returns_the_telea_result() -> None:
+    torch.manual_seed(4)
+    model = create_model("deepfill_v2", tiny=True, coarse="telea", residual=True).eval()
+    assert model.coarse_net is None
+    # A smooth image so Telea has something meaningful to continue.
+    ys, xs = torch.meshgrid(torch.linspace(-1, 1, 64), torch.linspace(-1, 1, 96), indexing="ij")
+    image = torch.stack([ys, xs, ys * xs]).unsqueeze(0).repeat(2, 1, 1, 1)
+    _, mask = _batch(64, 96)
+    expected = _telea(torch.where(mask > 0.5, 0.0, image), mask)
+    with torch.no_grad():
+        coarse, refined = model(image, mask)
+    hole = mask.expand_as(image) > 0.5
+    assert (refined[hole] - expected[hole]).abs().max() <= 1 / 127.5
+    assert torch.equal(coarse, expected)
+    assert torch.equal(refined[~hole], image[~hole])  # outside: the input itself
+
+
+def test_telea_stage_has_no_gradient_but_refinement_learns() -> None:
+    torch.manual_seed(5)
+    model = create_model("deepfill_v2", tiny=True, coarse="telea", residual=True)
+    image, mask = _batch(64, 64)
+    coarse, refined = model(image, mask)
+    assert not coarse.requires_grad
+    (refined - image).abs().mean().backward()
+    last = model.refine_net.decoder[-1]
+    assert last.weight.grad is not None and last.weight.grad.abs().sum() > 0
+
+
+def test_config_validation_and_round_trip() -> None:
+    with pytest.raises(ValueError, match="coarse"):
+        DeepFillV2Config(coarse="navier")
+    with pytest.raises(ValueError, match="multiple of 4"):
+        DeepFillV2Config(cnum=18)
+    config = DeepFillV2Config(cnum=16, coarse="telea", residual=True, in_extra=1)
+    assert config_from_dict(DeepFillV2Config, config_to_dict(config)) == config
+    with pytest.raises(AttributeError):
+        config.cnum = 8  # type: ignore[misc]
