@@ -115,13 +115,17 @@ def _open_checked(source: Any, name: str, max_pixels: int | None) -> Image.Image
     except Exception as e:  # header parsers raise all sorts (SyntaxError, struct.error...)
         raise InpaintError(f"{name}: cannot read image header ({_describe(e)})") from None
     w, h = img.size
-    bomb = any(issubclass(c.category, Image.DecompressionBombWarning) for c in caught)
-    if bomb or (max_pixels is not None and w * h > max_pixels):
+    if max_pixels is not None and w * h > max_pixels:
         img.close()
-        limit = f"{max_pixels:,}" if max_pixels is not None else f"{Image.MAX_IMAGE_PIXELS:,}"
         raise InpaintError(
-            f"{name}: image is {w}x{h} = {w * h:,} pixels, over the limit of {limit} "
+            f"{name}: image is {w}x{h} = {w * h:,} pixels, over the limit of {max_pixels:,} "
             f"(possible decompression bomb; raise max_pixels to allow it)"
+        )
+    if any(issubclass(c.category, Image.DecompressionBombWarning) for c in caught):
+        img.close()
+        raise InpaintError(
+            f"{name}: image is {w}x{h} = {w * h:,} pixels, over Pillow's decompression-bomb "
+            f"limit of {Image.MAX_IMAGE_PIXELS:,} (raise PIL.Image.MAX_IMAGE_PIXELS to allow it)"
         )
     if w == 0 or h == 0:
         img.close()

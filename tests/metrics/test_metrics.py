@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from inpaintkit.conventions import image_to_tensor, tensor_to_image
-from inpaintkit.metrics import l1, psnr, ssim, to_pixels
+from inpaintkit.metrics import compute_metrics, l1, psnr, ssim, to_pixels
 
 TOL = 1e-3  # the brief's bound; SSIM actually agrees to ~1e-7
 
@@ -93,6 +93,15 @@ def test_batch_of_one_equals_row_of_batch():
             single = fn(a[i:i + 1], b[i:i + 1])
             assert single.shape == (1,)
             assert torch.allclose(single, whole[i:i + 1], atol=1e-9)
+
+
+def test_compute_metrics_equals_the_separate_functions():
+    a, b = FIXTURES["structured"]
+    both = compute_metrics(a, b, max_db=100.0)
+    assert torch.equal(both["psnr"], psnr(a, b, max_db=100.0))
+    assert torch.equal(both["ssim"], ssim(a, b))
+    assert torch.equal(both["l1"], l1(a, b))
+    assert torch.equal(compute_metrics(a, a)["psnr"], psnr(a, a))
 
 
 def test_float_inputs_are_the_rounded_uint8_images():

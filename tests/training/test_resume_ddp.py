@@ -8,7 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from safetensors.torch import load_file
 
 ROOT = Path(__file__).parents[2]
@@ -32,7 +31,6 @@ def _generator_weights(ckpt: Path) -> dict:
     return {k: v for k, v in t.items() if k.startswith(("generator.", "ema.", "optim_"))}
 
 
-@pytest.mark.slow
 def test_sigkill_then_resume_matches_uninterrupted(image_dir, tmp_path):
     steps = 24
     cmd = [sys.executable, "-m", "inpaintkit", "train"]
@@ -61,7 +59,6 @@ def test_sigkill_then_resume_matches_uninterrupted(image_dir, tmp_path):
     assert not diff, f"resumed run differs in {diff[:5]} (killed at {killed_at})"
 
 
-@pytest.mark.slow
 def test_ddp_two_cpu_processes_stay_in_sync(image_dir, tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
            "-m", "inpaintkit", "train"] + _args(image_dir, tmp_path, "ddp", 6)

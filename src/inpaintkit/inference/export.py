@@ -282,8 +282,10 @@ def export_onnx(model: nn.Module | str | os.PathLike, path: str | os.PathLike, s
         module, name = loaded.model, loaded.name
     else:
         module = model
-        name = getattr(module, "name", None) if isinstance(module, ClassicalInpainter) else None
-        name = name or (registry_name(module) if isinstance(module, nn.Module) else type(module).__name__)
+        try:
+            name = getattr(module, "name", None) or registry_name(module)
+        except InpaintError:  # an unregistered module can still be exported
+            name = type(module).__name__
     if isinstance(module, ClassicalInpainter):
         raise InpaintError(
             f"'{name}' is OpenCV inpainting, not a network: it cannot be exported to ONNX "
@@ -312,7 +314,8 @@ def export_onnx(model: nn.Module | str | os.PathLike, path: str | os.PathLike, s
     # Same size, other content: catches values traced as constants.
     same_size = _example((size, size), device, seed=2)
     # A second, non-square size to check that the dynamic axes really are dynamic.
-    other = _example((size + 2 * multiple, max(size - multiple, multiple)), device, seed=1)
+    # (Larger, not smaller: some models need a minimum size, e.g. 2x2 at the bottleneck.)
+    other = _example((size + 2 * multiple, size + multiple), device, seed=1)
 
     def example(pair: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, ...]:
         if coarse_mode:

@@ -23,12 +23,13 @@ from inpaintkit.metrics.fid import (
     inception_features,
     load_fid_inception,
 )
-from inpaintkit.metrics.image_metrics import l1, psnr, ssim, to_pixels
+from inpaintkit.metrics.image_metrics import compute_metrics, l1, psnr, ssim, to_pixels
 from inpaintkit.metrics.lpips import LPIPS, load_lpips, lpips_distance
 
 __all__ = [
     "LPIPS",
     "EvalResults",
+    "compute_metrics",
     "FIDInceptionV3",
     "evaluate",
     "feature_statistics",

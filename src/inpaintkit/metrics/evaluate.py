@@ -46,7 +46,7 @@ import torch
 from inpaintkit.conventions import MASK_THRESHOLD, composite, masked_input
 from inpaintkit.errors import InpaintError
 from inpaintkit.masks.buckets import BUCKET_NAMES, BUCKETS, bucket_of
-from inpaintkit.metrics.image_metrics import l1, psnr, ssim, to_pixels
+from inpaintkit.metrics.image_metrics import compute_metrics, to_pixels
 
 METRICS = ("psnr", "ssim", "l1")
 METRIC_LABELS = {"psnr": "PSNR", "ssim": "SSIM", "l1": "L1 %"}
@@ -239,9 +239,8 @@ def _run_model(
                 raise ValueError(f"model '{name}' returned {got}, expected {tuple(image.shape)}")
             result = to_pixels(composite(out, image, mask).cpu()).to(torch.uint8)
             end = start + len(batch)
-            scores["psnr"][start:end] = psnr(result, truth, max_db=psnr_cap).numpy()
-            scores["ssim"][start:end] = ssim(result, truth).numpy()
-            scores["l1"][start:end] = l1(result, truth).numpy()
+            for metric, values in compute_metrics(result, truth, max_db=psnr_cap).items():
+                scores[metric][start:end] = values.numpy()
     finally:
         if was_training:
             model.train()

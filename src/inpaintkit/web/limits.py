@@ -1,0 +1,174 @@
+"""What keeps the web server up under load and bad requests.
+
+* :class:`WorkQueue`: at most ``size`` inpainting jobs are *in the server* at once (waiting
+  for a worker, running, or still running after their request timed out), run by
+  ``workers`` threads of a private thread pool so that the event loop never blocks. A job
+  over the bound is refused at once (HTTP 503 with ``Retry-After``) instead of piling up.
+  A thread cannot be killed, so a job whose request timed out keeps its place in the
+  queue until it really ends: abandoned work can never accumulate beyond ``size``.
+* :class:`GuardMiddleware` (pure ASGI, so it sees the body before anything parses it):
+  a request body over ``max_body`` bytes is refused with 413 (from ``Content-Length`` when
+  given, else while streaming), cross-site POSTs (an ``Origin`` naming another host) get
+  403, and every response carries defensive headers (no sniffing, no framing, a
+  content-security policy limiting the page to its own scripts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from starlette.exceptions import HTTPException
+
+T = TypeVar("T")
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
+        b"connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+    ),
+]
+
+
+class QueueFull(Exception):
+    """No room for another job; ``retry_after`` is a guess in whole seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"server busy, retry in {retry_after} s")
+        self.retry_after = retry_after
+
+
+class WorkQueue:
+    """Bounded admission + a private pool of ``workers`` threads (module docstring)."""
+
+    def __init__(self, size: int, workers: int = 1) -> None:
+        if size < 1 or workers < 1:
+            raise ValueError(f"queue size and workers must be >= 1, got {size} and {workers}")
+        self.size = size
+        self.workers = workers
+        self._busy = 0
+        self._lock = threading.Lock()
+        self._seconds = 1.0  # running mean of job durations, for Retry-After
+        self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="inpaintkit-web")
+
+    @property
+    def busy(self) -> int:
+        """Jobs now in the server (waiting, running, or abandoned but still running)."""
+        return self._busy
+
+    def retry_after(self) -> int:
+        """Seconds until a slot is likely free: queued work divided among the workers."""
+        waves = max(1, math.ceil(self._busy / self.workers))
+        return int(min(60, max(1, math.ceil(self._seconds * waves))))
+
+    def _release(self, started: float) -> None:
+        with self._lock:
+            self._busy -= 1
+            self._seconds = 0.8 * self._seconds + 0.2 * (time.monotonic() - started)
+
+    def submit(self, job: Callable[[], T]) -> concurrent.futures.Future[T]:
+        """Start ``job`` in a worker thread, or raise :class:`QueueFull`."""
+        with self._lock:
+            if self._busy >= self.size:
+                raise QueueFull(self.retry_after())
+            self._busy += 1
+        started = time.monotonic()
+        try:
+            future = self._pool.submit(job)
+        except RuntimeError:  # pool shut down: the server is stopping
+            self._release(started)
+            raise QueueFull(self.retry_after()) from None
+        # Fires when the job ends *or* is cancelled before it started, never earlier.
+        future.add_done_callback(lambda _f: self._release(started))
+        return future
+
+    async def run(self, job: Callable[[], T], timeout: float | None) -> T:
+        """Run ``job`` in a worker thread and await it; :class:`TimeoutError` after ``timeout``
+        seconds (a job that has not started by then is dropped, a running one finishes)."""
+        future = asyncio.wrap_future(self.submit(job))
+        # wait_for cancels the asyncio wrapper on timeout, which cancels the pool future
+        # when it has not started yet (a running thread cannot be stopped).
+        return await asyncio.wait_for(future, timeout)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class _BodyTooLarge(HTTPException):
+    """Raised from ``receive`` while the body streams in. An HTTPException, so that
+    FastAPI's body parsing re-raises it (it turns other errors into a 400) and the
+    exception middleware answers 413 with its ``detail``."""
+
+
+class GuardMiddleware:
+    """Body size limit, same-origin POSTs and security headers (module docstring)."""
+
+    def __init__(self, app: Any, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    def _too_large(self, size: str) -> str:
+        return (f"upload too large: {size} bytes, the limit is {self.max_body:,} bytes "
+                f"({self.max_body / 2**20:g} MB, the server's --max-upload-mb)")
+
+    async def _refuse(self, send: Any, status: int, detail: str) -> None:
+        body = json.dumps({"detail": detail}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                   (b"connection", b"close"), *SECURITY_HEADERS]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        if scope.get("method") in ("POST", "PUT", "PATCH", "DELETE"):
+            origin = _header(scope, b"origin")
+            host = _header(scope, b"host")
+            # Browsers send Origin on cross-site form posts; a page on another site must not
+            # be able to make a visitor's browser spend this machine's CPU.
+            if origin is not None and (origin == "null" or urlsplit(origin).netloc != host):
+                await self._refuse(send, 403, f"cross-origin request from {origin} refused")
+                return
+        length = _header(scope, b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            await self._refuse(send, 413, self._too_large(f"{int(length):,}"))
+            return
+        received = 0
+
+        async def limited_receive() -> dict[str, Any]:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise _BodyTooLarge(413, self._too_large(f"over {self.max_body:,}"))
+            return message
+
+        await self.app(scope, limited_receive, send_with_headers)

@@ -1,0 +1,99 @@
+"""ONNX export: round trip through ONNX Runtime vs PyTorch, and the refusals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from inpaintkit.errors import InpaintError
+from inpaintkit.inference import Inpainter, OnnxInpaintModel, export_onnx
+from inpaintkit.models import MODELS, create_model
+
+pytest.importorskip("onnxruntime")
+
+
+def _inputs(size: int, seed: int):
+    g = torch.Generator().manual_seed(seed)
+    image = torch.rand(1, 3, size, size, generator=g) * 2 - 1
+    mask = torch.zeros(1, 1, size, size)
+    mask[..., 3 : size // 2, size // 4 : size - 5] = 1
+    return image, mask
+
+
+def _tiny(name: str, **overrides) -> nn.Module:
+    model = create_model(name, tiny=True, **overrides).eval()
+    with torch.no_grad():  # non-zero everywhere (some last layers start at zero)
+        g = torch.Generator().manual_seed(0)
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * 0.02)
+    return model
+
+
+CASES = [(name, {}) for name in sorted(MODELS)]
+if "deepfill_v2" in MODELS:
+    CASES.append(("deepfill_v2", {"coarse": "telea"}))
+
+
+IDS = [name + "".join(f"-{v}" for v in o.values()) for name, o in CASES]
+
+
+@pytest.mark.parametrize("name, overrides", CASES, ids=IDS)
+def test_round_trip_matches_pytorch(name, overrides, tmp_path):
+    model = _tiny(name, **overrides)
+    size = max(32, 2 * model.multiple)  # pic_net needs 2x2 at its bottleneck
+    result = export_onnx(model, tmp_path / "m.onnx", size=size)
+    assert result.path.is_file() and result.model == name
+    assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]  # no temporary file left
+    runner = OnnxInpaintModel(result.path)
+    image, mask = _inputs(result.size, seed=5)  # not the export example
+    got = runner.inpaint(image, mask)
+    assert got.shape == image.shape and torch.isfinite(got).all()
+    if getattr(model, "pluralistic", False):
+        assert result.max_abs_diff is None
+    else:
+        assert result.max_abs_diff < 1e-3
+        with torch.no_grad():
+            want = model.inpaint(image, mask)
+        assert (got - want).abs().max() < 1e-3
+    # The Inpainter takes the .onnx path like any model, at any size.
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    hole = np.zeros((37, 53), dtype=bool)
+    hole[10:25, 10:40] = True
+    inp = Inpainter(result.path, device="cpu")
+    assert inp.model_name == f"onnx:{result.path.name}"
+    (out,) = inp.inpaint(pixels, hole)
+    assert np.array_equal(out[~hole], pixels[~hole])
+
+
+def test_classical_and_flagged_models_are_refused(tmp_path):
+    with pytest.raises(InpaintError, match="not a network"):
+        export_onnx("telea", tmp_path / "t.onnx")
+    model = _tiny("rn_inpaint")
+    model.onnx_exportable = "it calls a C++ extension"
+    with pytest.raises(InpaintError, match="not exportable to ONNX: it calls a C"):
+        export_onnx(model, tmp_path / "r.onnx", size=32)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_untraceable_model_is_a_clear_error(tmp_path):
+    class NumpyInside(nn.Module):
+        multiple = 1
+
+        def inpaint(self, image, mask, generator=None):
+            return torch.from_numpy(np.tanh(image.numpy()))
+
+    with pytest.raises(InpaintError, match="cannot be exported|differs|cannot run"):
+        export_onnx(NumpyInside(), tmp_path / "n.onnx", size=16)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_loading_a_bad_onnx_file(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a protobuf")
+    with pytest.raises(InpaintError, match="cannot load ONNX model"):
+        OnnxInpaintModel(bad)
+    with pytest.raises(InpaintError, match="does not exist"):
+        OnnxInpaintModel(tmp_path / "missing.onnx")
