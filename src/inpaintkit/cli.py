@@ -238,13 +238,16 @@ def masks_stats(
 app.add_typer(masks_app, name="masks")
 
 from inpaintkit.commands import demo as _demo, export as _export, fill as _fill, models as _models  # noqa: E402, I001
-from inpaintkit.commands import train as _train  # noqa: E402
+from inpaintkit.commands import evaluate as _evaluate, train as _train  # noqa: E402, I001
+from inpaintkit.commands import serve as _serve  # noqa: E402, I001
 
 app.command("fill")(_fill.fill)
 app.command("export")(_export.export)
 app.command("models")(_models.models)
 app.command("demo")(_demo.demo)
 app.command("train")(_train.train)
+app.command("eval")(_evaluate.evaluate)
+app.command("serve")(_serve.serve)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -86,7 +86,10 @@ def test_fully_convolutional_cost_scales_with_area(name):
     big = model_summary(name, size=128, tiny=True)
     assert big["params"] == small["params"]
     assert big["gmacs"] == pytest.approx(4 * small["gmacs"], rel=1e-9)
-    assert small["gmacs_functional"] == 0
+    # Only region norm's statistics bmm's (8*C*HW MACs per layer) run outside conv modules.
+    assert small["gmacs_functional"] <= 0.05 * small["gmacs"]
+    if name == "pconv_unet":
+        assert small["gmacs_functional"] == 0
 
 
 def test_size_rounded_up_to_multiple():

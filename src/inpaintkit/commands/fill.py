@@ -67,7 +67,15 @@ def sample_paths(output: Path, samples: int) -> list[Path]:
     return [output.with_name(f"{output.stem}_{i}{output.suffix}") for i in range(samples)]
 
 
-def _check_output(target: Path, inputs: tuple[Path, ...], create: bool) -> None:
+def _check_samples(inpainter, samples: int) -> None:
+    if samples > 1 and not inpainter.stochastic:
+        raise InpaintError(
+            f"model '{inpainter.model_name}' is deterministic: --samples {samples} would give "
+            f"identical results (use a pluralistic model such as pic_net)"
+        )
+
+
+def _check_output(target: Path, inputs: tuple[Path, ...], create: bool, folder_checks: bool = True) -> None:
     """Fail before any work when ``target`` cannot be written (one line, exit 2)."""
     from inpaintkit.io import IMAGE_SUFFIXES
 
@@ -79,6 +87,8 @@ def _check_output(target: Path, inputs: tuple[Path, ...], create: bool) -> None:
     for src in inputs:
         if _same_file(target, src):
             raise InpaintError(f"{target}: refusing to overwrite the input file {src}")
+    if not folder_checks:
+        return
     folder = target.parent
     if create and not folder.exists():
         try:
@@ -205,14 +215,17 @@ def fill(
         raise InpaintError("missing --mask MASK")
     if output is None:
         raise InpaintError("missing -o OUT")
-    targets = sample_paths(output, samples)
-    for target in targets:
-        _check_output(target, (image, mask), create=True)
-    pixels, hole = _load_pair(image, mask, max_pixels, mask_alpha, resize_mask)
-
     from inpaintkit.io import write_image
 
+    # Cheap checks first, the output folder last: a failed run creates nothing.
+    targets = sample_paths(output, samples)
+    for target in targets:
+        _check_output(target, (image, mask), create=False, folder_checks=False)
+    pixels, hole = _load_pair(image, mask, max_pixels, mask_alpha, resize_mask)
     inpainter = make_inpainter(model, device=device, strategy=strategy, max_pixels=max_pixels)
+    _check_samples(inpainter, samples)
+    for target in targets:
+        _check_output(target, (image, mask), create=True)
     for note in inpainter.load_notes:
         _say(f"note: {note}", stderr=True)
     results = inpainter.inpaint(pixels, hole, samples=samples, seed=seed, dilate=dilate)
@@ -235,19 +248,24 @@ def _fill_folder(input_dir: Path, masks_dir: Path, output: Path, *, model: str, 
 
     images = list_image_files(input_dir, recursive=False)
     mask_files = list_image_files(masks_dir, recursive=False)
+    if _same_file(input_dir, masks_dir):
+        # Masks beside their images: x_mask.png is a mask, not an image to fill.
+        images = [p for p in images if not p.stem.endswith("_mask")]
     for folder, what in ((input_dir, "input"), (masks_dir, "mask")):
         if _same_file(output, folder):
             raise InpaintError(f"{output}: the output folder must differ from the {what} folder")
     if output.exists() and not output.is_dir():
         raise InpaintError(f"{output}: exists and is not a folder")
+    if not images:
+        raise InpaintError(f"{input_dir}: no images found (png, jpg, webp, bmp, tif)")
+    inpainter = make_inpainter(model, device=device, strategy=strategy, max_pixels=max_pixels)
+    _check_samples(inpainter, samples)
     try:
         output.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InpaintError(f"{output}: cannot create output folder ({exc.strerror})") from None
     if not os.access(output, os.W_OK | os.X_OK):
         raise InpaintError(f"{output}: output folder is not writable")
-    if not images:
-        raise InpaintError(f"{input_dir}: no images found (png, jpg, webp, bmp, tif)")
     masks: dict[str, list[Path]] = {}
     for path in mask_files:
         masks.setdefault(path.stem, []).append(path)
@@ -255,7 +273,6 @@ def _fill_folder(input_dir: Path, masks_dir: Path, output: Path, *, model: str, 
     rank, world = _shard()
     mine = images[rank::world]
     prefix = f"[rank {rank}/{world}] " if world > 1 else ""
-    inpainter = make_inpainter(model, device=device, strategy=strategy, max_pixels=max_pixels)
     for note in inpainter.load_notes:
         _say(f"{prefix}note: {note}", stderr=True)
 

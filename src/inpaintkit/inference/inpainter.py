@@ -3,8 +3,8 @@
 ``Inpainter(model).inpaint(image (H,W,3) uint8, mask (H,W) bool, samples=1, seed=None)``
 returns ``samples`` arrays (H,W,3) uint8 in which every pixel outside the (dilated) hole is
 bit-identical to the input: the model's prediction is composited on the uint8 arrays at the
-very end (``conventions.composite`` on uint8 tensors), after any padding, resizing and
-cropping.
+very end (the select rule of ``conventions.composite``: pixels where the mask is False are
+copied from the input), after any padding, resizing and cropping.
 
 Each model call pads the image to the model's ``multiple`` (symmetric reflection; the mask
 is padded the same way, so reflected hole pixels stay holes) and runs under
@@ -51,7 +51,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from inpaintkit.conventions import composite, image_to_tensor, mask_to_tensor
+from inpaintkit.conventions import image_to_tensor, mask_to_tensor
 from inpaintkit.errors import InpaintError
 from inpaintkit.inference.classical import ClassicalInpainter
 from inpaintkit.inference.device import resolve_device
@@ -105,11 +105,15 @@ def _pad_to(array: np.ndarray, multiple: int) -> np.ndarray:
 
 
 def _composite_uint8(pred: np.ndarray, image: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """Known pixels from ``image``, hole pixels from ``pred``; all uint8, no float trip."""
-    p = torch.from_numpy(np.ascontiguousarray(pred)).permute(2, 0, 1)[None]
-    i = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
-    m = torch.from_numpy(hole)[None, None]
-    return composite(p, i, m).squeeze(0).permute(1, 2, 0).contiguous().numpy()
+    """Known pixels from ``image``, hole pixels from ``pred``; all uint8, no float trip.
+
+    The rule of ``conventions.composite`` (a select, never a blend) applied to the uint8
+    arrays themselves: the select is done here in numpy because ``composite`` on
+    channel-last uint8 views costs ~20 ms per 256x256 image, more than Telea itself.
+    """
+    out = image.copy()
+    out[hole] = pred[hole]
+    return out
 
 
 class Inpainter:

@@ -19,7 +19,9 @@ Two ways of pooling the statistics, selected by ``mode``:
   the region's pixels of every sample, always from the current batch (no running
   averages, like ``BatchNorm2d(track_running_stats=False)``). Smoother statistics for
   small regions, but a sample's output depends on the rest of its batch; at batch size 1
-  it equals ``"instance"``.
+  it equals ``"instance"``. (The official code gets these statistics through a
+  ``BatchNorm2d`` on a mean-filled tensor, which amounts to an eps of ``eps * N / |R|``;
+  we use eps as given.)
 
 An empty region contributes nothing (its mean and variance are set to 0 and it has no
 pixels to write), so no NaN/Inf appears.
@@ -52,17 +54,6 @@ def _check_mode(mode: str) -> None:
         raise ValueError(f"region norm mode must be one of {RN_MODES}, got {mode!r}")
 
 
-def _normalize_one(x: torch.Tensor, region: torch.Tensor, dims: tuple[int, ...], eps: float):
-    count = region.sum(dims, keepdim=True)
-    # An empty region has count 0: divide by 1 instead, which gives mean = var = 0 and
-    # finite values that the caller multiplies by the (all-zero) region indicator.
-    denom = count.clamp_min(1.0)
-    mean = (x * region).sum(dims, keepdim=True) / denom
-    centred = x - mean
-    var = (centred * region).square().sum(dims, keepdim=True) / denom
-    return centred * torch.rsqrt(var + eps)
-
-
 def region_normalize(
     x: torch.Tensor, region: torch.Tensor, mode: str = "instance", eps: float = 1e-5
 ) -> torch.Tensor:
@@ -75,12 +66,30 @@ def region_normalize(
         raise ValueError(
             f"region_normalize: region {tuple(region.shape)} does not fit x {tuple(x.shape)}"
         )
-    dims = (2, 3) if mode == "instance" else (0, 2, 3)
-    xf = x.float()
-    r = region.float()
-    inside = _normalize_one(xf, r, dims, eps)
-    outside = _normalize_one(xf, 1.0 - r, dims, eps)
-    return torch.where(r > 0.5, inside, outside).to(x.dtype)
+    b, c, h, w = x.shape
+    # Regions as one-hot columns R (B, 2, HW): every per-region sum is then one small bmm
+    # against R^T, and scattering per-region values back to pixels one bmm with R, exact
+    # because R is one-hot. Float32 with autocast off: bmm would otherwise run in fp16.
+    with torch.autocast(x.device.type, enabled=False):
+        xf = x.float().reshape(b, c, h * w)
+        r = (region > 0.5).float().expand(b, 1, h, w).reshape(b, 1, h * w)
+        one_hot = torch.cat([r, 1.0 - r], dim=1)  # (B, 2, HW)
+        cols = one_hot.transpose(1, 2)  # (B, HW, 2)
+        count = one_hot.sum(-1, keepdim=True).transpose(1, 2)  # (B, 1, 2)
+        sums = torch.bmm(xf, cols)  # (B, C, 2)
+        if mode == "batch":
+            count, sums = count.sum(0, keepdim=True), sums.sum(0, keepdim=True)
+        # An empty region has count 0: dividing by 1 instead gives mean = var = 0, finite,
+        # and the region has no pixel to receive the (large) 1/sqrt(eps).
+        count = count.clamp_min(1.0)
+        mean = (sums / count).expand(b, c, 2)
+        centred = xf - torch.bmm(mean, one_hot)
+        var = torch.bmm(centred.square(), cols)
+        if mode == "batch":
+            var = var.sum(0, keepdim=True)
+        inv_std = torch.rsqrt(var / count + eps).expand(b, c, 2)
+        out = centred * torch.bmm(inv_std, one_hot)
+    return out.reshape(b, c, h, w).to(x.dtype)
 
 
 def resize_mask(mask: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:

@@ -42,6 +42,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 import torch
+from rich.table import Table
 
 from inpaintkit.conventions import MASK_THRESHOLD, composite, masked_input
 from inpaintkit.errors import InpaintError
@@ -233,6 +234,8 @@ def _run_model(
             t0 = time.perf_counter()
             with torch.no_grad():
                 out = model.inpaint(masked_input(image, mask), mask, generator=generator)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)  # time the work, not the kernel launches
             spent += time.perf_counter() - t0
             if not isinstance(out, torch.Tensor) or out.shape != image.shape:
                 got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
@@ -297,10 +300,8 @@ def evaluate(
 # --- reporting -----------------------------------------------------------------------
 
 
-def results_table(results: EvalResults, title: str | None = None):
+def results_table(results: EvalResults, title: str | None = None) -> Table:
     """A Rich table: one row per bucket (and "all"), models side by side; best in bold."""
-    from rich.table import Table
-
     summary = results.summary()
     cfg = results.config
     table = Table(title=title or (

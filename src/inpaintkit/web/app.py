@@ -358,6 +358,11 @@ def create_app(
                 504, f"inpainting took longer than {timeout:g} s (the server's --timeout); "
                      f"try a smaller image or a faster model"
             ) from None
+        except HTTPException:
+            raise
+        except Exception as exc:  # a bug or a runtime failure (out of memory...): 500, server stays up
+            logger.exception("inpainting failed")
+            raise HTTPException(500, f"internal error: {type(exc).__name__}: {exc}") from None
         logger.info("inpainted %dx%d with %s in %.2f s", done.width, done.height, done.model,
                     time.monotonic() - started)
         headers = {

@@ -33,12 +33,13 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
-    (
-        b"content-security-policy",
-        b"default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
-        b"connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
-    ),
 ]
+# Only for the page and its files: FastAPI's /docs pages load Swagger UI from a CDN.
+PAGE_POLICY = (
+    b"content-security-policy",
+    b"default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
+    b"connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+)
 
 
 class QueueFull(Exception):
@@ -125,8 +126,9 @@ class GuardMiddleware:
         self.app = app
         self.max_body = max_body
 
-    def _too_large(self, size: str) -> str:
-        return (f"upload too large: {size} bytes, the limit is {self.max_body:,} bytes "
+    def _too_large(self, size: int | None) -> str:
+        what = f"{size:,} bytes" if size is not None else "more"
+        return (f"upload too large: {what}, the limit is {self.max_body:,} bytes "
                 f"({self.max_body / 2**20:g} MB, the server's --max-upload-mb)")
 
     async def _refuse(self, send: Any, status: int, detail: str) -> None:
@@ -141,10 +143,13 @@ class GuardMiddleware:
             await self.app(scope, receive, send)
             return
 
+        path = scope.get("path", "")
+        added = [*SECURITY_HEADERS, PAGE_POLICY] if path == "/" or path.startswith("/static/") else SECURITY_HEADERS
+
         async def send_with_headers(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                extra = [(k, v) for k, v in added if k not in present]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
@@ -158,7 +163,7 @@ class GuardMiddleware:
                 return
         length = _header(scope, b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
-            await self._refuse(send, 413, self._too_large(f"{int(length):,}"))
+            await self._refuse(send, 413, self._too_large(int(length)))
             return
         received = 0
 
@@ -168,7 +173,7 @@ class GuardMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body:
-                    raise _BodyTooLarge(413, self._too_large(f"over {self.max_body:,}"))
+                    raise _BodyTooLarge(413, self._too_large(None))
             return message
 
         await self.app(scope, limited_receive, send_with_headers)
