@@ -318,3 +318,20 @@ def test_batch_refuses_output_equal_to_input(runner, folders):
 def test_batch_missing_folder(runner, tmp_path):
     r = _fill(runner, "--input", tmp_path / "nope", "--masks", tmp_path, "--output", tmp_path / "o")
     assert r.exit_code == 2 and "no such folder" in _error_line(r)
+
+
+def test_batch_with_masks_beside_the_images(runner, tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    Image.fromarray(_photo()).save(src / "a.png")
+    Image.fromarray(_mask()).save(src / "a_mask.png")
+    r = _fill(runner, "--input", src, "--masks", src, "--output", out, "--model", "telea")
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.iterdir()) == ["a.png"]
+
+
+def test_batch_samples_with_a_deterministic_model_fails_fast(runner, folders):
+    src, masks, out = folders
+    r = _fill(runner, "--input", src, "--masks", masks, "--output", out, "--model", "telea", "--samples", 2)
+    assert r.exit_code == 2 and "deterministic" in _error_line(r)
+    assert not out.exists()

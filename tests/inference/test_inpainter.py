@@ -244,3 +244,32 @@ def test_model_names_and_default_note(monkeypatch, tmp_path):
     assert inp.model_name == "telea" and "Telea" in inp.load_notes[0]
     assert Inpainter("ns").model_name == "ns"
     assert Inpainter(NoiseModel()).model_name == "NoiseModel"
+
+
+def test_merge_boxes_is_transitive_and_scales():
+    from inpaintkit.inference.inpainter import _merge_boxes
+
+    # A chain: each box is within the margin of the next, the ends are far apart.
+    chain = np.array([[10, 20, x, x + 10] for x in range(0, 300, 25)])
+    lone = np.array([[200, 210, 100, 110]])
+    group_of, boxes = _merge_boxes(np.concatenate([chain, lone]), margin=8, h=300, w=320)
+    assert len(boxes) == 2 and len(set(group_of[:-1])) == 1 and group_of[-1] != group_of[0]
+    assert boxes[group_of[0]].tolist() == [10, 20, 0, 285]
+    # Thousands of far-apart specks stay separate (and this is fast).
+    grid = np.array([[y, y + 1, x, x + 1] for y in range(0, 1000, 20) for x in range(0, 1000, 20)])
+    group_of, boxes = _merge_boxes(grid, margin=4, h=1000, w=1000)
+    assert len(boxes) == len(grid) == 2500
+
+
+def test_many_scattered_holes():
+    image, mask = _scene(640, 640, [(y, y + 3, x, x + 3) for y in range(20, 620, 60) for x in range(20, 620, 60)])
+    model = MeanModel()
+    inp = Inpainter(model, device="cpu", native_size=64, crop_margin=8)
+    (out,) = inp.inpaint(image, mask)
+    assert inp.last_strategy == "resize"  # 100 groups: one resized pass beats 100 calls
+    assert not (out[mask] == SENTINEL).all(axis=-1).any()
+    model.sizes.clear()
+    inp = Inpainter(model, device="cpu", strategy="crop", native_size=64, crop_margin=8)
+    (out,) = inp.inpaint(image, mask)
+    assert len(model.sizes) == 100 and np.abs(out[mask].astype(int) - 90).max() <= 2
+    assert np.array_equal(out[~mask], image[~mask])

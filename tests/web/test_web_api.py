@@ -366,6 +366,9 @@ def test_full_queue_answers_503_with_retry_after(image_and_mask):
         r = post(c, image, mask)
         assert r.status_code == 503
         assert int(r.headers["retry-after"]) >= 1 and "busy" in r.json()["detail"]
+        # Refused before the upload is parsed: even a malformed body gets the 503.
+        r = c.post("/api/inpaint", content=b"garbage", headers={"content-type": "multipart/form-data; boundary=x"})
+        assert r.status_code == 503 and int(r.headers["retry-after"]) >= 1
         # The event loop is free while the worker is stuck: other endpoints answer at once.
         t0 = time.monotonic()
         assert c.get("/api/models").status_code == 200

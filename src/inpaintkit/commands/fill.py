@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import typer
 
 from inpaintkit.errors import InpaintError
 from inpaintkit.io import DEFAULT_MAX_PIXELS
+
+if TYPE_CHECKING:
+    from inpaintkit.inference import Inpainter
 
 _STRATEGIES = ("auto", "crop", "resize", "full")
 _DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -122,11 +125,11 @@ def _load_pair(image_path: Path, mask_path: Path, max_pixels: int | None, mask_a
     return image, mask
 
 
-def make_inpainter(model: str, **options):
+def make_inpainter(model: str, **options: Any) -> Inpainter:
     """An Inpainter whose "untrained model" warning becomes a note (printed once, by us)."""
     import warnings
 
-    from inpaintkit.inference import Inpainter
+    from inpaintkit.inference import Inpainter  # noqa: F811 - the runtime import
     from inpaintkit.inference.weights import UntrainedModelWarning
 
     with warnings.catch_warnings():

@@ -18,7 +18,8 @@ def train(
 ) -> None:
     """Train a model. Under torchrun every process trains one DDP replica."""
     from inpaintkit.training.config import load_config
-    from inpaintkit.training.loop import TrainingDiverged, train as run_training
+    from inpaintkit.training.loop import TrainingDiverged
+    from inpaintkit.training.loop import train as run_training
 
     cfg = load_config(config, set_ or [])
     try:

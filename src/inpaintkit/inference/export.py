@@ -346,7 +346,10 @@ def export_onnx(model: nn.Module | str | os.PathLike, path: str | os.PathLike, s
                     f"'{name}' does not run at other sizes with dynamic H/W: exported at a "
                     f"fixed {size}x{size} (inputs are resized to it)"
                 )
-                _torch_export(graph, example((image, mask)), tmp, opset, dynamic=False)
+                try:
+                    _torch_export(graph, example((image, mask)), tmp, opset, dynamic=False)
+                except Exception as exc:
+                    raise InpaintError(f"model '{name}' cannot be exported to ONNX: {_first_line(exc)}") from None
                 is_dynamic = False
         proto = onnx.load(str(tmp))
         for key, value in {"inpaintkit_model": name, "multiple": str(multiple),

@@ -30,7 +30,7 @@ Strategies for images larger than the model's native size ``N`` (its training si
 * ``auto``: classical methods (Telea/NS: cost grows with the hole, not with the image)
   -> ``full``. Otherwise ``full`` when H*W <= (2N)^2 (fully convolutional models cope with
   up to twice their training size); else ``crop`` when the crop windows cover at most half
-  of the image, else ``resize``.
+  of the image and there are at most 16 of them (each is one model call), else ``resize``.
 
 Samples: pluralistic models (``model.pluralistic``) give K different results from
 ``model.sample``; models marked ``stochastic`` give K results from the seeds seed, seed+1,
@@ -61,6 +61,7 @@ logger = logging.getLogger(__name__)
 
 STRATEGIES = ("auto", "crop", "resize", "full")
 DEFAULT_NATIVE_SIZE = 256
+MAX_AUTO_WINDOWS = 16  # auto: more separate hole groups than this -> one resized pass
 try:
     from inpaintkit.io import DEFAULT_MAX_PIXELS
 except ImportError:  # pragma: no cover - io is part of the package
@@ -76,8 +77,32 @@ class _Window:
     own: np.ndarray  # (y1-y0, x1-x0) bool: the hole pixels this window pastes
 
 
-def _box_overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
-    return a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
+def _merge_boxes(boxes: np.ndarray, margin: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Merge boxes (n, 4: y0, y1, x0, x1) whose margin-grown versions overlap, repeatedly
+    (a merged box may reach new ones). Returns (group index of each box, group boxes).
+
+    Overlap is found by painting the grown boxes and labelling the connected regions, so
+    thousands of specks cost a few image-sized passes, not a quadratic number of pairs.
+    """
+    group_of = np.arange(len(boxes))
+    current = boxes.copy()
+    while len(current) > 1:
+        canvas = np.zeros((h, w), dtype=np.uint8)
+        for y0, y1, x0, x1 in current.tolist():
+            canvas[max(y0 - margin, 0) : y1 + margin, max(x0 - margin, 0) : x1 + margin] = 1
+        _, regions = cv2.connectedComponents(canvas, connectivity=4)
+        ids, inverse = np.unique(regions[current[:, 0], current[:, 2]], return_inverse=True)
+        if len(ids) == len(current):
+            break
+        merged = np.stack([np.full(len(ids), h), np.zeros(len(ids), np.int64),
+                           np.full(len(ids), w), np.zeros(len(ids), np.int64)], axis=1).astype(np.int64)
+        np.minimum.at(merged[:, 0], inverse, current[:, 0])
+        np.maximum.at(merged[:, 1], inverse, current[:, 1])
+        np.minimum.at(merged[:, 2], inverse, current[:, 2])
+        np.maximum.at(merged[:, 3], inverse, current[:, 3])
+        group_of = inverse[group_of]
+        current = merged
+    return group_of, current
 
 
 def _window_around(box: tuple[int, int, int, int], margin: int, h: int, w: int) -> tuple[int, int, int, int]:
@@ -277,7 +302,7 @@ class Inpainter:
             return "full"
         windows = self._plan_windows(hole)
         covered = sum((wd.y1 - wd.y0) * (wd.x1 - wd.x0) for wd in windows)
-        return "crop" if covered <= 0.5 * h * w else "resize"
+        return "crop" if covered <= 0.5 * h * w and len(windows) <= MAX_AUTO_WINDOWS else "resize"
 
     # --- model calls ---------------------------------------------------------------------
 
@@ -348,44 +373,24 @@ class Inpainter:
         else:
             grouped = hole_u8
         count, labels, _, _ = cv2.connectedComponentsWithStats(grouped, connectivity=8)
-        # Bounding boxes of the *hole* pixels of each group (not of the dilated blob).
+        # Bounding boxes (y0, y1, x0, x1) of the *hole* pixels of each component.
         ys, xs = np.nonzero(hole)
         lab = labels[ys, xs]
-        y0 = np.full(count, h)
-        x0 = np.full(count, w)
-        y1 = np.zeros(count, dtype=np.int64)
-        x1 = np.zeros(count, dtype=np.int64)
-        np.minimum.at(y0, lab, ys)
-        np.minimum.at(x0, lab, xs)
-        np.maximum.at(y1, lab, ys + 1)
-        np.maximum.at(x1, lab, xs + 1)
-        groups: list[tuple[list[int], tuple[int, int, int, int]]] = [
-            ([i], (int(y0[i]), int(y1[i]), int(x0[i]), int(x1[i]))) for i in range(1, count) if y1[i] > 0
-        ]
-
-        def grown(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
-            return (box[0] - margin, box[1] + margin, box[2] - margin, box[3] + margin)
-
-        merged = True
-        while merged:  # few groups remain after the dilation, so pairwise is cheap
-            merged = False
-            for i in range(len(groups)):
-                for j in range(i + 1, len(groups)):
-                    if _box_overlap(grown(groups[i][1]), grown(groups[j][1])):
-                        a, b = groups[i][1], groups[j][1]
-                        box = (min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]))
-                        groups[i] = (groups[i][0] + groups[j][0], box)
-                        del groups[j]
-                        merged = True
-                        break
-                if merged:
-                    break
+        boxes = np.stack([np.full(count, h), np.zeros(count, np.int64),
+                          np.full(count, w), np.zeros(count, np.int64)], axis=1).astype(np.int64)
+        np.minimum.at(boxes[:, 0], lab, ys)
+        np.maximum.at(boxes[:, 1], lab, ys + 1)
+        np.minimum.at(boxes[:, 2], lab, xs)
+        np.maximum.at(boxes[:, 3], lab, xs + 1)
+        components = np.array([i for i in range(1, count) if boxes[i, 1] > 0], dtype=np.int64)
+        group_of, group_boxes = _merge_boxes(boxes[components], margin, h, w)
+        lookup = np.full(count, -1, dtype=np.int64)  # component label -> group
+        lookup[components] = group_of
         windows = []
-        for ids, box in groups:
-            side = max(box[1] - box[0], box[3] - box[2])
-            wy0, wy1, wx0, wx1 = _window_around(box, max(margin, side // 2), h, w)
-            sub = labels[wy0:wy1, wx0:wx1]
-            own = np.isin(sub, ids) & hole[wy0:wy1, wx0:wx1]
+        for g, (y0, y1, x0, x1) in enumerate(group_boxes.tolist()):
+            side = max(y1 - y0, x1 - x0)
+            wy0, wy1, wx0, wx1 = _window_around((y0, y1, x0, x1), max(margin, side // 2), h, w)
+            own = (lookup[labels[wy0:wy1, wx0:wx1]] == g) & hole[wy0:wy1, wx0:wx1]
             windows.append(_Window(wy0, wy1, wx0, wx1, own))
         return windows
 

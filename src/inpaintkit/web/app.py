@@ -32,6 +32,7 @@ own Inpainter copy, see :mod:`inpaintkit.web.catalog`).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import functools
@@ -257,7 +258,7 @@ def create_app(
     )
     app.state.catalog = catalog
     app.state.work = work
-    app.add_middleware(GuardMiddleware, max_body=max_body)
+    app.add_middleware(GuardMiddleware, max_body=max_body, queue=work, queued_paths=("/api/inpaint",))
     if allowed_hosts is not None:
         from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -353,7 +354,7 @@ def create_app(
                 503, f"the server is busy ({work.size} requests queued); retry in {exc.retry_after} s",
                 headers={"Retry-After": str(exc.retry_after)},
             ) from None
-        except TimeoutError:
+        except (TimeoutError, asyncio.TimeoutError):  # distinct types before Python 3.11
             raise HTTPException(
                 504, f"inpainting took longer than {timeout:g} s (the server's --timeout); "
                      f"try a smaller image or a faster model"

@@ -8,9 +8,10 @@
   queue until it really ends: abandoned work can never accumulate beyond ``size``.
 * :class:`GuardMiddleware` (pure ASGI, so it sees the body before anything parses it):
   a request body over ``max_body`` bytes is refused with 413 (from ``Content-Length`` when
-  given, else while streaming), cross-site POSTs (an ``Origin`` naming another host) get
-  403, and every response carries defensive headers (no sniffing, no framing, a
-  content-security policy limiting the page to its own scripts).
+  given, else while streaming), an inpainting POST that arrives while the queue is full
+  gets its 503 before its upload is read, cross-site POSTs (an ``Origin`` naming another
+  host) get 403, and every response carries defensive headers (no sniffing, no framing,
+  and for the page a content-security policy limiting it to its own scripts).
 """
 
 from __future__ import annotations
@@ -62,6 +63,10 @@ class WorkQueue:
         self._lock = threading.Lock()
         self._seconds = 1.0  # running mean of job durations, for Retry-After
         self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="inpaintkit-web")
+
+    @property
+    def full(self) -> bool:
+        return self._busy >= self.size
 
     @property
     def busy(self) -> int:
@@ -122,19 +127,23 @@ class _BodyTooLarge(HTTPException):
 class GuardMiddleware:
     """Body size limit, same-origin POSTs and security headers (module docstring)."""
 
-    def __init__(self, app: Any, max_body: int) -> None:
+    def __init__(self, app: Any, max_body: int, queue: WorkQueue | None = None,
+                 queued_paths: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_body = max_body
+        self.queue = queue
+        self.queued_paths = queued_paths
 
     def _too_large(self, size: int | None) -> str:
         what = f"{size:,} bytes" if size is not None else "more"
         return (f"upload too large: {what}, the limit is {self.max_body:,} bytes "
                 f"({self.max_body / 2**20:g} MB, the server's --max-upload-mb)")
 
-    async def _refuse(self, send: Any, status: int, detail: str) -> None:
+    async def _refuse(self, send: Any, status: int, detail: str,
+                      extra: list[tuple[bytes, bytes]] | None = None) -> None:
         body = json.dumps({"detail": detail}).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                   (b"connection", b"close"), *SECURITY_HEADERS]
+                   (b"connection", b"close"), *SECURITY_HEADERS, *(extra or [])]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
@@ -160,6 +169,13 @@ class GuardMiddleware:
             # be able to make a visitor's browser spend this machine's CPU.
             if origin is not None and (origin == "null" or urlsplit(origin).netloc != host):
                 await self._refuse(send, 403, f"cross-origin request from {origin} refused")
+                return
+            if self.queue is not None and path in self.queued_paths and self.queue.full:
+                # Answer before reading the upload: parsing it would cost the CPU that the
+                # queued work needs. The endpoint checks again when it submits the job.
+                retry = self.queue.retry_after()
+                await self._refuse(send, 503, f"the server is busy ({self.queue.size} requests queued); "
+                                              f"retry in {retry} s", [(b"retry-after", str(retry).encode())])
                 return
         length = _header(scope, b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:

@@ -72,6 +72,7 @@ function describeModel() {
   const m = currentModel();
   $("model-info").textContent = m ? `${m.name}: ${m.description}` : "";
   $("samples").disabled = !(m && m.pluralistic);
+  $("samples-field").hidden = !(m && m.pluralistic);
   $("more").hidden = !(m && m.pluralistic && state.results.length > 0);
 }
 
@@ -420,6 +421,8 @@ function selectResult(i) {
 function setCompare(value) {
   // The result covers the left `value` % of the view, the input shows on the right.
   $("after").style.clipPath = `inset(0 ${100 - value}% 0 0)`;
+  $("divider").style.left = `${value}%`;
+  $("divider").hidden = value <= 0 || value >= 100;
   $("toggle").textContent = value > 0 ? "Show before" : "Show result";
 }
 
