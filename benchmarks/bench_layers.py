@@ -127,6 +127,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--budget", type=float, default=3.0, help="seconds per layer, soft")
+    parser.add_argument("--only", nargs="*", help="only layers whose name contains a word")
     args = parser.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(0)
@@ -137,9 +138,16 @@ def main() -> None:
     mask[:, :, s // 4 : s // 2 + s // 8, s // 4 : 3 * s // 4] = 1.0  # ~19% hole
 
     print(f"forward+backward, input ({b}, {c}, {s}, {s}), {torch.get_num_threads()} threads")
-    base = bench(nn.Conv2d(c, c, 3, padding=1), x, mask, args.repeats, args.budget)
-    rows = [("torch.nn.Conv2d 3x3 (baseline)", base * 1e3, 1.0, "")]
     layers, skipped = discover()
+    if args.only:
+        layers = [(n, cls) for n, cls in layers if any(w in n for w in args.only)]
+    width = max([30] + [len(n) for n, _ in layers])
+    print(f"{'layer':<{width}}  {'ms':>9}  {'x conv':>7}  {'params':>10}")
+    print("-" * (width + 33))
+    base = bench(nn.Conv2d(c, c, 3, padding=1), x, mask, args.repeats, args.budget)
+    n_base = c * c * 9 + c
+    print(f"{'nn.Conv2d 3x3 (baseline)':<{width}}  {base * 1e3:9.1f}  {1.0:7.2f}  {n_base:>10,}",
+          flush=True)
     for name, cls in layers:
         try:
             layer = build(cls, c).train()
@@ -148,13 +156,7 @@ def main() -> None:
             skipped.append((name, f"{type(exc).__name__}: {str(exc).splitlines()[0][:80]}"))
             continue
         n_params = sum(p.numel() for p in layer.parameters())
-        rows.append((name, t * 1e3, t / base, f"{n_params:,}"))
-
-    width = max(len(r[0]) for r in rows)
-    print(f"{'layer':<{width}}  {'ms':>9}  {'x conv':>7}  {'params':>9}")
-    print("-" * (width + 32))
-    for name, ms, ratio, params in rows:
-        print(f"{name:<{width}}  {ms:9.1f}  {ratio:7.2f}  {params:>9}")
+        print(f"{name:<{width}}  {t * 1e3:9.1f}  {t / base:7.2f}  {n_params:>10,}", flush=True)
     for name, why in skipped:
         print(f"skipped {name}: {why}")
 

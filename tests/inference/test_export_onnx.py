@@ -99,3 +99,20 @@ def test_loading_a_bad_onnx_file(tmp_path):
         OnnxInpaintModel(bad)
     with pytest.raises(InpaintError, match="does not exist"):
         OnnxInpaintModel(tmp_path / "missing.onnx")
+
+
+def test_export_leaves_the_callers_model_intact(tmp_path):
+    from torch.nn.utils import parametrize
+
+    name = "pic_net" if "pic_net" in MODELS else "rn_inpaint"
+    model = _tiny(name)
+    parametrised = [m for m in model.modules() if parametrize.is_parametrized(m)]
+    image, mask = _inputs(64, seed=1)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        before = model.inpaint(image, mask, generator=g)
+    export_onnx(model, tmp_path / "m.onnx", size=64)
+    assert all(parametrize.is_parametrized(m) for m in parametrised)
+    with torch.no_grad():
+        after = model.inpaint(image, mask, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(before, after)

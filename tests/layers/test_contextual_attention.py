@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from inpaintkit.layers.contextual_attention import ContextualAttention, flow_to_image
+from inpaintkit.layers.contextual_attention import ContextualAttention, _Fuse, flow_to_image
 
 
 def _copy_scene(batch: int = 2, channels: int = 16, size: int = 32):
@@ -89,7 +89,8 @@ def test_patches_touching_the_hole_get_zero_weight_and_the_rest_sum_to_one(rate:
 
 
 def _reference(f, b, mask, rate=2, k=3, fuse_k=3, scale=10.0):
-    """Loop over the batch with conv2d / conv_transpose2d, the official formulation."""
+    """Loop over the batch with conv2d / conv_transpose2d (the official formulation, with
+    the fuse stopping at the grid border)."""
     outs = []
     eye = torch.eye(fuse_k).view(1, 1, fuse_k, fuse_k)
     for i in range(f.shape[0]):
@@ -105,12 +106,13 @@ def _reference(f, b, mask, rate=2, k=3, fuse_k=3, scale=10.0):
         w = w / w.flatten(1).norm(dim=1).clamp_min(1e-4).view(-1, 1, 1, 1)
         fnorm = F.conv2d(fd.square(), torch.ones(1, c, k, k), padding=k // 2).sqrt()
         y = F.conv2d(fd, w, padding=k // 2) / fnorm.clamp_min(1e-4)  # (1, Lb, hf, wf)
-        y = y.flatten(2).transpose(1, 2).reshape(1, 1, hf * wf, hb * wb)
-        y = F.conv2d(y, eye, padding=fuse_k // 2)
-        y = y.view(1, hf, wf, hb, wb).permute(0, 2, 1, 4, 3).reshape(1, 1, hf * wf, hb * wb)
-        y = F.conv2d(y, eye, padding=fuse_k // 2)
-        y = y.view(1, wf, hf, wb, hb).permute(0, 2, 1, 4, 3).reshape(1, hf, wf, hb * wb)
-        y = y.permute(0, 3, 1, 2)  # (1, Lb, hf, wf)
+        # Fuse: eye-kernel conv on each (background col, foreground col) plane, then on
+        # each (background row, foreground row) plane.
+        y = y.view(hb, wb, hf, wf).permute(0, 2, 1, 3).reshape(hb * hf, 1, wb, wf)
+        y = F.conv2d(y, eye, padding=fuse_k // 2).view(hb, hf, wb, wf)
+        y = y.permute(2, 3, 0, 1).reshape(wb * wf, 1, hb, hf)
+        y = F.conv2d(y, eye, padding=fuse_k // 2).view(wb, wf, hb, hf)
+        y = y.permute(2, 0, 3, 1).reshape(1, hb * wb, hf, wf)  # (1, Lb, hf, wf)
         low = F.max_pool2d(mi, rate)
         valid = F.max_pool2d(low, k, 1, padding=k // 2).flatten() == 0
         valid &= F.max_pool2d(F.pad(mi, (1, 1, 1, 1)), 2 * rate, rate).flatten() == 0
@@ -180,6 +182,18 @@ def test_gradients_flow_to_both_inputs() -> None:
         assert t.grad is not None and torch.isfinite(t.grad).all() and t.grad.abs().sum() > 0
     # The background's hole cannot influence the output, so it gets no gradient.
     assert (background.grad[:, :, 12:20, 12:20] == 0).all()
+
+
+def test_fuse_and_layer_gradients_are_exact() -> None:
+    gen = torch.Generator().manual_seed(4)
+    scores = torch.randn(2, 3, 4, 5, 3, dtype=torch.float64, generator=gen, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: _Fuse.apply(t, 3), (scores,))
+    f = torch.randn(1, 2, 8, 8, dtype=torch.float64, generator=gen, requires_grad=True)
+    b = torch.randn(1, 2, 8, 8, dtype=torch.float64, generator=gen, requires_grad=True)
+    mask = torch.zeros(1, 1, 8, 8, dtype=torch.float64)
+    mask[..., 2:4, 3:6] = 1
+    layer = ContextualAttention(softmax_scale=1.0)  # keep the logits in the smooth range
+    assert torch.autograd.gradcheck(lambda x, y: layer(x, y, mask)[0], (f, b))
 
 
 def test_sizes_not_divisible_by_rate_raise() -> None:

@@ -28,7 +28,6 @@ numbers cannot be compared to PyTorch, so only shape and finiteness are verified
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import os
 import re
@@ -216,23 +215,43 @@ def _compare(session, model: nn.Module, image: torch.Tensor, mask: torch.Tensor,
     return float(np.abs(got - want).max())
 
 
-def _baked_copy(model: nn.Module) -> nn.Module:
-    """A copy with weight re-parametrisations (spectral / weight norm) folded into plain
-    weights: in eval mode they are constants, and their ops (``vdot``) have no ONNX form."""
+class _Frozen(nn.Module):
+    """Stands in for a ParametrizationList: returns the weight it computed, as a buffer."""
+
+    def __init__(self, value: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("value", value)
+
+    def forward(self) -> torch.Tensor:
+        return self.value
+
+
+@contextlib.contextmanager
+def _frozen_parametrizations(model: nn.Module):
+    """Weight re-parametrisations (spectral norm) as constant buffers while exporting.
+
+    In eval mode they are constants anyway, and their ops (``vdot``) have no ONNX form.
+    Each ``module.parametrizations[name]`` is swapped for a module returning the computed
+    weight and put back afterwards. (Not ``remove_parametrizations`` on a deep copy: the
+    copy shares its parametrised class with the original, and removal deletes the
+    ``weight`` property from that class, breaking the caller's model; and torch refuses to
+    trace under ``parametrize.cached()``.)
+    """
     from torch.nn.utils import parametrize
 
-    baked = copy.deepcopy(model).eval()
-    for module in baked.modules():
-        if parametrize.is_parametrized(module):
-            for name in list(module.parametrizations.keys()):
-                parametrize.remove_parametrizations(module, name, leave_parametrized=True)
-        for hook in list(module._forward_pre_hooks.values()):
-            kind = type(hook).__name__
-            if kind == "SpectralNorm":
-                torch.nn.utils.remove_spectral_norm(module, hook.name)
-            elif kind == "WeightNorm":
-                torch.nn.utils.remove_weight_norm(module, hook.name)
-    return baked
+    swapped = []
+    try:
+        with torch.no_grad():
+            for module in model.modules():
+                if parametrize.is_parametrized(module):
+                    for name in list(module.parametrizations.keys()):
+                        value = getattr(module, name).detach().clone()
+                        swapped.append((module, name, module.parametrizations[name]))
+                        module.parametrizations[name] = _Frozen(value)
+        yield
+    finally:
+        for module, name, original in reversed(swapped):
+            module.parametrizations[name] = original
 
 
 def _export_with_fallbacks(graph: nn.Module, example: tuple[torch.Tensor, ...], path: Path,
@@ -308,8 +327,7 @@ def export_onnx(model: nn.Module | str | os.PathLike, path: str | os.PathLike, s
     except StopIteration:
         device = torch.device("cpu")
     coarse_mode = "telea" if _external_coarse(module) else ""
-    baked = _baked_copy(module)
-    graph = (_InpaintGraphWithCoarse(baked) if coarse_mode else _InpaintGraph(baked)).eval()
+    graph = (_InpaintGraphWithCoarse(module) if coarse_mode else _InpaintGraph(module)).eval()
     image, mask = _example((size, size), device)
     # Same size, other content: catches values traced as constants.
     same_size = _example((size, size), device, seed=2)
@@ -331,61 +349,62 @@ def export_onnx(model: nn.Module | str | os.PathLike, path: str | os.PathLike, s
         raise InpaintError(f"cannot write {path}: {exc.strerror or exc}") from None
     tmp = Path(tmp_name)
     notes: list[str] = []
-    try:
-        opset, is_dynamic = _export_with_fallbacks(
-            graph, example((image, mask)), tmp, opset, dynamic, name, notes
-        )
-        if is_dynamic:
-            try:
-                diff2 = _compare(_ort_session(tmp), module, *other, stochastic)
-                ok = diff2 is None or diff2 < TOLERANCE
-            except Exception:
-                ok = False
-            if not ok:
-                notes.append(
-                    f"'{name}' does not run at other sizes with dynamic H/W: exported at a "
-                    f"fixed {size}x{size} (inputs are resized to it)"
-                )
+    with _frozen_parametrizations(module):
+        try:
+            opset, is_dynamic = _export_with_fallbacks(
+                graph, example((image, mask)), tmp, opset, dynamic, name, notes
+            )
+            if is_dynamic:
                 try:
-                    _torch_export(graph, example((image, mask)), tmp, opset, dynamic=False)
-                except Exception as exc:
-                    raise InpaintError(f"model '{name}' cannot be exported to ONNX: {_first_line(exc)}") from None
-                is_dynamic = False
-        proto = onnx.load(str(tmp))
-        for key, value in {"inpaintkit_model": name, "multiple": str(multiple),
-                           "dynamic": str(int(is_dynamic)), "size": str(size),
-                           "stochastic": str(int(stochastic)), "coarse": coarse_mode}.items():
-            entry = proto.metadata_props.add()
-            entry.key, entry.value = key, value
-        try:
-            onnx.checker.check_model(proto)
-        except onnx.checker.ValidationError as exc:
-            raise InpaintError(f"exported ONNX graph for '{name}' is invalid: {_first_line(exc)}") from None
-        onnx.save(proto, str(tmp))
-        try:
-            session = _ort_session(tmp)
-            diff = _compare(session, module, image, mask, stochastic)
-            diff_b = _compare(session, module, *same_size, stochastic)
-            diff = None if diff is None else max(diff, diff_b)
-        except InpaintError:
-            raise
-        except Exception as exc:
-            raise InpaintError(f"ONNX Runtime cannot run the export of '{name}': {_first_line(exc)}") from None
-        if diff is not None and diff >= TOLERANCE:
-            raise InpaintError(
-                f"ONNX export of '{name}' differs from PyTorch by {diff:.2e} (> {TOLERANCE:g})"
-            )
-        if stochastic:
-            notes.append(f"'{name}' samples randomly: ONNX output checked for shape only")
-        if coarse_mode:
-            notes.append(
-                f"'{name}' has an OpenCV Telea coarse stage: the graph takes it as a third "
-                f"input 'coarse' (OnnxInpaintModel computes it)"
-            )
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+                    diff2 = _compare(_ort_session(tmp), module, *other, stochastic)
+                    ok = diff2 is None or diff2 < TOLERANCE
+                except Exception:
+                    ok = False
+                if not ok:
+                    notes.append(
+                        f"'{name}' does not run at other sizes with dynamic H/W: exported at a "
+                        f"fixed {size}x{size} (inputs are resized to it)"
+                    )
+                    try:
+                        _torch_export(graph, example((image, mask)), tmp, opset, dynamic=False)
+                    except Exception as exc:
+                        raise InpaintError(f"model '{name}' cannot be exported to ONNX: {_first_line(exc)}") from None
+                    is_dynamic = False
+            proto = onnx.load(str(tmp))
+            for key, value in {"inpaintkit_model": name, "multiple": str(multiple),
+                               "dynamic": str(int(is_dynamic)), "size": str(size),
+                               "stochastic": str(int(stochastic)), "coarse": coarse_mode}.items():
+                entry = proto.metadata_props.add()
+                entry.key, entry.value = key, value
+            try:
+                onnx.checker.check_model(proto)
+            except onnx.checker.ValidationError as exc:
+                raise InpaintError(f"exported ONNX graph for '{name}' is invalid: {_first_line(exc)}") from None
+            onnx.save(proto, str(tmp))
+            try:
+                session = _ort_session(tmp)
+                diff = _compare(session, module, image, mask, stochastic)
+                diff_b = _compare(session, module, *same_size, stochastic)
+                diff = None if diff is None else max(diff, diff_b)
+            except InpaintError:
+                raise
+            except Exception as exc:
+                raise InpaintError(f"ONNX Runtime cannot run the export of '{name}': {_first_line(exc)}") from None
+            if diff is not None and diff >= TOLERANCE:
+                raise InpaintError(
+                    f"ONNX export of '{name}' differs from PyTorch by {diff:.2e} (> {TOLERANCE:g})"
+                )
+            if stochastic:
+                notes.append(f"'{name}' samples randomly: ONNX output checked for shape only")
+            if coarse_mode:
+                notes.append(
+                    f"'{name}' has an OpenCV Telea coarse stage: the graph takes it as a third "
+                    f"input 'coarse' (OnnxInpaintModel computes it)"
+                )
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
     return ExportResult(path, name, is_dynamic, size, multiple, diff, opset, notes)
 
 

@@ -35,7 +35,8 @@ Strategies for images larger than the model's native size ``N`` (its training si
 Samples: pluralistic models (``model.pluralistic``) give K different results from
 ``model.sample``; models marked ``stochastic`` give K results from the seeds seed, seed+1,
 ...; for deterministic models ``samples > 1`` is an :class:`InpaintError` (K identical
-copies would only hide that there is no diversity). ``seed`` makes every run reproducible.
+copies would only hide that there is no diversity). ``seed`` makes every run reproducible,
+except for stochastic ONNX exports (ONNX Runtime draws its own random numbers).
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ For every foreground position ``p`` and background patch ``q`` (both matched at 
 resolution, ``ksize x ksize`` patches, stride 1)::
 
     s[q, p]  = < f_p / |f_p| , b_q / |b_q| >             cosine similarity
-    s'       = fuse(s)                                    identity-kernel conv over (p, q),
-                                                          row-major then column-major order
+    s'       = fuse(s)                                    identity-kernel conv over (p, q):
+                                                          left-right, then top-down
     a[q, p]  = softmax_q( softmax_scale * s'[q, p] )      only over background patches
                                                           that do not touch the hole
     y        = 1/4 * sum_q a[q, p] * raw_q                raw_q: the (2*rate)x(2*rate) patch
@@ -24,12 +24,20 @@ where no background patch is available); :func:`flow_to_image` colour-codes it.
 Implementation: everything is batched matrix products on unfolded patches
 (``scores = B_patches^T @ F_patches``, ``y = fold(raw_patches @ a)``), so there is no loop
 over the batch; ``fold`` is the adjoint of ``unfold``, i.e. the official transposed conv.
+The fuse is a custom autograd function of in-place shifted adds on views of the score
+tensor (it is self-adjoint, so its backward is itself): no padding, permutes or copies of
+the ``(B, Lb, h*w)`` scores beyond one clone per pass. Logits far below the best are
+clamped so that no weight is a float32 subnormal (see ``LOGIT_RANGE``).
 
 Differences from the official TensorFlow code, on purpose:
 
 * both foreground and background patches are L2-normalised (the paper's cosine
   similarity); the official code normalises only the background, which makes the softmax
   temperature depend on the foreground feature magnitude;
+* fuse: the official code flattens both grids and convolves with ``eye(3)``, so its
+  left-right propagation wraps from the end of one row to the start of the next (and the
+  top-down one between columns); here the propagation stops at the border, i.e.
+  ``s'[(i,j),(a,b)] = sum_{e,d} s[(i+e, j+d), (a+e, b+d)]``, |d|, |e| <= fuse_k // 2;
 * unavailable background patches are excluded from the softmax (logit -inf) instead of
   having their score set to 0 and staying in the denominator, so the attention weights sum
   to 1 over the available patches;
@@ -48,18 +56,46 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+LOGIT_RANGE = 30.0  # see ContextualAttention._attention
 
-def _diagonal_sum(s: torch.Tensor, k: int) -> torch.Tensor:
-    """Convolution of each ``(M, N)`` slice of ``s`` ``(B, M, N)`` with ``eye(k)``, zero
-    padded: ``out[m, n] = sum_d s[m + d, n + d]``, d in [-k//2, k//2]. Done as k shifted
-    adds (the other k*k - k taps of the kernel are zero)."""
-    p = k // 2
-    m, n = s.shape[-2:]
-    padded = F.pad(s, (p, p, p, p))
-    out = padded[:, 0:m, 0:n]
-    for d in range(1, k):
-        out = out + padded[:, d : d + m, d : d + n]
+
+def _shift_add(scores: torch.Tensor, k: int, dim_bg: int, dim_fg: int) -> torch.Tensor:
+    """``out[.., i, .., a, ..] = sum_d scores[.., i + d, .., a + d, ..]`` over |d| <= k//2
+    along background grid axis ``dim_bg`` and foreground grid axis ``dim_fg`` together
+    (zero beyond the border): the identity-kernel convolution of the official fuse."""
+    out = scores.clone()
+    for d in range(1, k // 2 + 1):
+        n_bg, n_fg = scores.shape[dim_bg], scores.shape[dim_fg]
+        if d >= n_bg or d >= n_fg:
+            break
+        hi_bg, lo_bg = scores.narrow(dim_bg, d, n_bg - d), scores.narrow(dim_bg, 0, n_bg - d)
+        out.narrow(dim_bg, 0, n_bg - d).narrow(dim_fg, 0, n_fg - d).add_(
+            hi_bg.narrow(dim_fg, d, n_fg - d)
+        )
+        out.narrow(dim_bg, d, n_bg - d).narrow(dim_fg, d, n_fg - d).add_(
+            lo_bg.narrow(dim_fg, 0, n_fg - d)
+        )
     return out
+
+
+def _fuse_scores(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """scores ``(B, hq, wq, h, w)``: left-right (axes 2 and 4), then top-down (1 and 3)."""
+    return _shift_add(_shift_add(scores, k, 2, 4), k, 1, 3)
+
+
+class _Fuse(torch.autograd.Function):
+    """The fuse as an autograd function: it is a symmetric linear map (each shift pairs
+    with its opposite, and the two passes commute), so the gradient is the fuse of the
+    gradient. Saves nothing for backward."""
+
+    @staticmethod
+    def forward(ctx, scores: torch.Tensor, k: int) -> torch.Tensor:  # type: ignore[override]
+        ctx.k = k
+        return _fuse_scores(scores, k)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        return _fuse_scores(grad, ctx.k), None
 
 
 class ContextualAttention(nn.Module):
@@ -162,23 +198,24 @@ class ContextualAttention(nn.Module):
 
         f_patches = F.unfold(f, k, padding=k // 2)  # (B, C*k*k, h*w)
         b_patches = F.unfold(b, k, padding=k // 2, stride=s)  # (B, C*k*k, Lb)
-        f_patches = f_patches / f_patches.norm(dim=1, keepdim=True).clamp_min(1e-4)
+        # The softmax scale is folded into the foreground normalisation (the fuse is linear).
+        f_norm = f_patches.norm(dim=1, keepdim=True).clamp_min(1e-4)
+        f_patches = f_patches * (self.softmax_scale / f_norm)
         b_patches = b_patches / b_patches.norm(dim=1, keepdim=True).clamp_min(1e-4)
-        scores = torch.bmm(b_patches.transpose(1, 2), f_patches)  # (B, Lb, h*w)
+        logits = torch.bmm(b_patches.transpose(1, 2), f_patches)  # (B, Lb, h*w)
 
         if self.fuse:
-            # Along the row-major flattening of both grids, then along the column-major one.
-            scores = _diagonal_sum(scores, self.fuse_k)
-            scores = scores.view(batch, hq, wq, h, w).permute(0, 2, 1, 4, 3)
-            scores = _diagonal_sum(scores.reshape(batch, hq * wq, h * w), self.fuse_k)
-            scores = scores.view(batch, wq, hq, w, h).permute(0, 2, 1, 4, 3)
-            scores = scores.reshape(batch, hq * wq, h * w)
+            logits = _Fuse.apply(logits.view(batch, hq, wq, h, w), self.fuse_k)
+            logits = logits.view(batch, hq * wq, h * w)
 
         available = self._available(mask, background)  # (B, Lb, 1)
-        logits = scores.mul(self.softmax_scale).masked_fill_(
-            ~available, torch.finfo(scores.dtype).min
-        )
-        # With no available patch the softmax is uniform; the fill zeroes it.
+        logits = logits.masked_fill_(~available, torch.finfo(logits.dtype).min)
+        # Softmax is shift-invariant; logits more than LOGIT_RANGE below the best are
+        # clamped, giving those patches weights < 1e-13 instead of float32 subnormals
+        # (which make the CPU matrix products below ~10x slower). Unavailable patches
+        # are zeroed after the softmax; with no available patch everything is zero.
+        best = logits.amax(dim=1, keepdim=True).detach()
+        logits = (logits - best).clamp_min_(-LOGIT_RANGE)
         attn = logits.softmax(dim=1).masked_fill(~available, 0.0)
         return attn.view(batch, hq * wq, h, w)
 
