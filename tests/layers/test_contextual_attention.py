@@ -7,7 +7,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from inpaintkit.layers.contextual_attention import ContextualAttention, _Fuse, flow_to_image
+from inpaintkit.layers.contextual_attention import (
+    ContextualAttention,
+    _fold_functional,
+    _Fuse,
+    _fuse_functional,
+    _fuse_scores,
+    flow_to_image,
+)
 
 
 def _copy_scene(batch: int = 2, channels: int = 16, size: int = 32):
@@ -194,6 +201,19 @@ def test_fuse_and_layer_gradients_are_exact() -> None:
     mask[..., 2:4, 3:6] = 1
     layer = ContextualAttention(softmax_scale=1.0)  # keep the logits in the smooth range
     assert torch.autograd.gradcheck(lambda x, y: layer(x, y, mask)[0], (f, b))
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_export_paths_equal_the_fast_paths(k: int) -> None:
+    """The functional fuse / fold used while tracing compute the same as the in-place fuse
+    and ``F.fold`` used in training."""
+    gen = torch.Generator().manual_seed(5)
+    scores = torch.randn(2, 4, 5, 6, 3, generator=gen)
+    torch.testing.assert_close(_fuse_functional(scores, k), _fuse_scores(scores, k))
+    for rate in (1, 2, 3):
+        cols = torch.randn(2, 3 * (2 * rate) ** 2, 4 * 5, generator=gen)
+        expected = F.fold(cols, (5 * rate, 6 * rate), 2 * rate, stride=rate)
+        torch.testing.assert_close(_fold_functional(cols, rate, 4, 5), expected)
 
 
 def test_sizes_not_divisible_by_rate_raise() -> None:

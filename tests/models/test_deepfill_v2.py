@@ -196,6 +196,35 @@ def test_telea_stage_has_no_gradient_but_refinement_learns() -> None:
     assert last.weight.grad is not None and last.weight.grad.abs().sum() > 0
 
 
+@pytest.mark.filterwarnings(
+    "ignore::UserWarning", "ignore::DeprecationWarning", "ignore::torch.jit.TracerWarning"
+)
+def test_learned_model_exports_to_onnx_with_dynamic_size(tmp_path) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    torch.manual_seed(6)
+    model = create_model("deepfill_v2", tiny=True).eval()
+
+    class Inpaint(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            return self.model.inpaint(image, mask)
+
+    path = tmp_path / "deepfill.onnx"
+    axes = {0: "b", 2: "h", 3: "w"}
+    torch.onnx.export(Inpaint(), _batch(64, 64, batch=1), str(path), dynamo=False,
+                      opset_version=18, input_names=["image", "mask"],
+                      dynamic_axes={"image": axes, "mask": axes})
+    image, mask = _batch(72, 96)
+    session = ort.InferenceSession(str(path))
+    (got,) = session.run(None, {"image": image.numpy(), "mask": mask.numpy()})
+    with torch.no_grad():
+        want = model.inpaint(image, mask)
+    torch.testing.assert_close(torch.from_numpy(got), want, rtol=1e-4, atol=1e-4)
+
+
 def test_config_validation_and_round_trip() -> None:
     with pytest.raises(ValueError, match="coarse"):
         DeepFillV2Config(coarse="navier")

@@ -22,12 +22,15 @@ displacement ``(dy, dx)`` in input pixels to the background patch it attends to 
 where no background patch is available); :func:`flow_to_image` colour-codes it.
 
 Implementation: everything is batched matrix products on unfolded patches
-(``scores = B_patches^T @ F_patches``, ``y = fold(raw_patches @ a)``), so there is no loop
+(``scores = F_patches^T @ B_patches`` of shape ``(B, h*w, Lb)``, so that the softmax
+reduces over the contiguous axis; ``y = fold(raw_patches @ a^T)``), so there is no loop
 over the batch; ``fold`` is the adjoint of ``unfold``, i.e. the official transposed conv.
 The fuse is a custom autograd function of in-place shifted adds on views of the score
 tensor (it is self-adjoint, so its backward is itself): no padding, permutes or copies of
-the ``(B, Lb, h*w)`` scores beyond one clone per pass. Logits far below the best are
-clamped so that no weight is a float32 subnormal (see ``LOGIT_RANGE``).
+the scores beyond one clone per pass. Logits far below the best are clamped so that no
+weight is a float32 subnormal (see ``LOGIT_RANGE``). While tracing or
+exporting to ONNX, equivalent functional versions of the fuse and of ``fold`` are used
+(tested equal), so the layer exports with the TorchScript-based ONNX exporter.
 
 Differences from the official TensorFlow code, on purpose:
 
@@ -38,9 +41,9 @@ Differences from the official TensorFlow code, on purpose:
   left-right propagation wraps from the end of one row to the start of the next (and the
   top-down one between columns); here the propagation stops at the border, i.e.
   ``s'[(i,j),(a,b)] = sum_{e,d} s[(i+e, j+d), (a+e, b+d)]``, |d|, |e| <= fuse_k // 2;
-* unavailable background patches are excluded from the softmax (logit -inf) instead of
-  having their score set to 0 and staying in the denominator, so the attention weights sum
-  to 1 over the available patches;
+* unavailable background patches are excluded from the softmax (their weight is exactly
+  0) instead of having their score set to 0 and staying in the denominator, so the
+  attention weights sum to 1 over the available patches;
 * the hole mask is downsampled with "any hole pixel" (max pooling) rather than nearest, and
   a patch is unavailable when its matching window or its raw paste window touches the hole,
   so pasted content never comes from the hole; the background is also zeroed inside the
@@ -59,27 +62,35 @@ from torch import nn
 LOGIT_RANGE = 30.0  # see ContextualAttention._attention
 
 
-def _shift_add(scores: torch.Tensor, k: int, dim_bg: int, dim_fg: int) -> torch.Tensor:
-    """``out[.., i, .., a, ..] = sum_d scores[.., i + d, .., a + d, ..]`` over |d| <= k//2
-    along background grid axis ``dim_bg`` and foreground grid axis ``dim_fg`` together
-    (zero beyond the border): the identity-kernel convolution of the official fuse."""
+def _grid(size: int, stride: int) -> int:
+    """Number of patches along an axis (padding ksize//2): ceil(size / stride), in integer
+    arithmetic so that traced sizes stay symbolic (dynamic axes in ONNX)."""
+    return (size - 1) // stride + 1
+
+
+def _tracing() -> bool:
+    """True while tracing / exporting to ONNX: use the functional (no in-place) paths."""
+    return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+
+
+def _shift_add(scores: torch.Tensor, k: int, dim_a: int, dim_b: int) -> torch.Tensor:
+    """``out[.., i, .., j, ..] = sum_d scores[.., i + d, .., j + d, ..]`` over |d| <= k//2
+    along axes ``dim_a`` (a foreground grid axis) and ``dim_b`` (the same background grid
+    axis) together, zero beyond the border: the identity-kernel conv of the official fuse."""
     out = scores.clone()
     for d in range(1, k // 2 + 1):
-        n_bg, n_fg = scores.shape[dim_bg], scores.shape[dim_fg]
-        if d >= n_bg or d >= n_fg:
+        n_a, n_b = scores.shape[dim_a], scores.shape[dim_b]
+        if d >= n_a or d >= n_b:
             break
-        hi_bg, lo_bg = scores.narrow(dim_bg, d, n_bg - d), scores.narrow(dim_bg, 0, n_bg - d)
-        out.narrow(dim_bg, 0, n_bg - d).narrow(dim_fg, 0, n_fg - d).add_(
-            hi_bg.narrow(dim_fg, d, n_fg - d)
-        )
-        out.narrow(dim_bg, d, n_bg - d).narrow(dim_fg, d, n_fg - d).add_(
-            lo_bg.narrow(dim_fg, 0, n_fg - d)
-        )
+        hi, lo = scores.narrow(dim_a, d, n_a - d), scores.narrow(dim_a, 0, n_a - d)
+        out.narrow(dim_a, 0, n_a - d).narrow(dim_b, 0, n_b - d).add_(hi.narrow(dim_b, d, n_b - d))
+        out.narrow(dim_a, d, n_a - d).narrow(dim_b, d, n_b - d).add_(lo.narrow(dim_b, 0, n_b - d))
     return out
 
 
 def _fuse_scores(scores: torch.Tensor, k: int) -> torch.Tensor:
-    """scores ``(B, hq, wq, h, w)``: left-right (axes 2 and 4), then top-down (1 and 3)."""
+    """scores ``(B, h, w, hq, wq)`` (foreground grid, background patch grid): left-right
+    (axes 2 and 4), then top-down (axes 1 and 3)."""
     return _shift_add(_shift_add(scores, k, 2, 4), k, 1, 3)
 
 
@@ -96,6 +107,32 @@ class _Fuse(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
         return _fuse_scores(grad, ctx.k), None
+
+
+def _fuse_functional(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """Same as :func:`_fuse_scores` with padding and slices only (no in-place writes), for
+    tracing / ONNX export, where the in-place adds on views would not be recorded."""
+    p = k // 2
+    _, h, w, hq, wq = scores.shape
+    padded = F.pad(scores, (p, p, 0, 0, p, p))  # pad w and wq
+    out = sum(padded[:, :, d : d + w, :, d : d + wq] for d in range(k))
+    padded = F.pad(out, (0, 0, p, p, 0, 0, p, p))  # pad h and hq
+    return sum(padded[:, d : d + h, :, d : d + hq] for d in range(k))
+
+
+def _fold_functional(cols: torch.Tensor, rate: int, h: int, w: int) -> torch.Tensor:
+    """``F.fold(cols, ((h+1)*r, (w+1)*r), 2r, stride=r)`` from pads and reshapes, for ONNX
+    export (whose ``Col2Im`` needs a constant output size): patch row ``a*r + u`` of grid
+    row ``i`` lands in block row ``i + a``, sub-row ``u``."""
+    batch = cols.shape[0]
+    cols = cols.view(batch, -1, 2, rate, 2, rate, h, w)
+    out = 0
+    for a in range(2):
+        for b in range(2):
+            part = cols[:, :, a, :, b].permute(0, 1, 4, 2, 5, 3)  # (B, C, h, r, w, r)
+            part = part.reshape(batch, -1, h * rate, w * rate)
+            out = out + F.pad(part, (b * rate, (1 - b) * rate, a * rate, (1 - a) * rate))
+    return out
 
 
 class ContextualAttention(nn.Module):
@@ -158,19 +195,19 @@ class ContextualAttention(nn.Module):
                              f"(B or 1, 1, {b.shape[-2]}, {b.shape[-1]})")
 
     def _available(self, mask: torch.Tensor | None, b: torch.Tensor) -> torch.Tensor:
-        """(B, Lb, 1) bool: background patch q neither matches nor pastes hole pixels."""
+        """(B, 1, Lb) bool: background patch q neither matches nor pastes hole pixels."""
         r, s, k = self.rate, self.stride, self.ksize
         batch, _, hb, wb = b.shape
-        n = math.ceil(hb // r / s) * math.ceil(wb // r / s)
+        n = _grid(hb // r, s) * _grid(wb // r, s)
         if mask is None:
-            return torch.ones(batch, n, 1, dtype=torch.bool, device=b.device)
+            return torch.ones(batch, 1, n, dtype=torch.bool, device=b.device)
         hole = (mask > 0.5).to(b.dtype).expand(batch, -1, -1, -1)
         low = F.max_pool2d(hole, r, r)  # any hole pixel in the r x r block
         touch_match = F.max_pool2d(low, k, s, padding=k // 2)
         padded = F.pad(hole, (r // 2, r - r // 2, r // 2, r - r // 2))
         touch_paste = F.max_pool2d(padded, 2 * r, r * s)
         touched = torch.maximum(touch_match, touch_paste)  # (B, 1, hq, wq)
-        return (touched < 0.5).flatten(1).unsqueeze(-1)
+        return (touched < 0.5).flatten(1).unsqueeze(1)
 
     def attention(
         self, foreground: torch.Tensor, background: torch.Tensor, mask: torch.Tensor | None
@@ -179,8 +216,17 @@ class ContextualAttention(nn.Module):
         resolution ``(h, w)``, a distribution over the ``Lb`` background patches (row-major
         on the patch grid). Zero for patches touching the hole; sums to 1 over the others
         (all zero when there is none)."""
-        self._check(foreground, background, mask)
-        return self._attention(foreground, self._zero_hole(background, mask), mask)
+        if not _tracing():  # shape checks would be frozen into the trace as constants
+            self._check(foreground, background, mask)
+        attn = self._attention(foreground, self._zero_hole(background, mask), mask)
+        attn = attn * self._any_available(mask, background)
+        h, w = foreground.shape[-2] // self.rate, foreground.shape[-1] // self.rate
+        return attn.view(attn.shape[0], h, w, -1).permute(0, 3, 1, 2)
+
+    def _any_available(self, mask: torch.Tensor | None, b: torch.Tensor) -> torch.Tensor:
+        """(B, 1, 1) float: 1 where the sample has at least one available patch."""
+        available = self._available(mask, b)
+        return available.any(dim=2, keepdim=True).to(b.dtype)
 
     @staticmethod
     def _zero_hole(background: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -194,7 +240,7 @@ class ContextualAttention(nn.Module):
         f = foreground[:, :, ::r, ::r]  # (B, C, h, w), nearest downsampling as official
         b = background[:, :, ::r, ::r]  # (B, C, hb, wb)
         batch, _, h, w = f.shape
-        hq, wq = math.ceil(b.shape[-2] / s), math.ceil(b.shape[-1] / s)
+        hq, wq = _grid(b.shape[-2], s), _grid(b.shape[-1], s)
 
         f_patches = F.unfold(f, k, padding=k // 2)  # (B, C*k*k, h*w)
         b_patches = F.unfold(b, k, padding=k // 2, stride=s)  # (B, C*k*k, Lb)
@@ -202,22 +248,29 @@ class ContextualAttention(nn.Module):
         f_norm = f_patches.norm(dim=1, keepdim=True).clamp_min(1e-4)
         f_patches = f_patches * (self.softmax_scale / f_norm)
         b_patches = b_patches / b_patches.norm(dim=1, keepdim=True).clamp_min(1e-4)
-        logits = torch.bmm(b_patches.transpose(1, 2), f_patches)  # (B, Lb, h*w)
+        # Layout (B, h*w, Lb): the softmax, max and argmax reduce over the contiguous axis.
+        logits = torch.bmm(f_patches.transpose(1, 2), b_patches)  # (B, h*w, Lb)
 
         if self.fuse:
-            logits = _Fuse.apply(logits.view(batch, hq, wq, h, w), self.fuse_k)
-            logits = logits.view(batch, hq * wq, h * w)
+            fuse = _fuse_functional if _tracing() else _Fuse.apply
+            logits = fuse(logits.view(batch, h, w, hq, wq), self.fuse_k)
+            logits = logits.view(batch, h * w, hq * wq)
 
-        available = self._available(mask, background)  # (B, Lb, 1)
-        logits = logits.masked_fill_(~available, torch.finfo(logits.dtype).min)
-        # Softmax is shift-invariant; logits more than LOGIT_RANGE below the best are
-        # clamped, giving those patches weights < 1e-13 instead of float32 subnormals
-        # (which make the CPU matrix products below ~10x slower). Unavailable patches
-        # are zeroed after the softmax; with no available patch everything is zero.
-        best = logits.amax(dim=1, keepdim=True).detach()
-        logits = (logits - best).clamp_min_(-LOGIT_RANGE)
-        attn = logits.softmax(dim=1).masked_fill(~available, 0.0)
-        return attn.view(batch, hq * wq, h, w)
+        available = self._available(mask, background)  # (B, 1, Lb)
+        # Softmax over the available patches only. It is shift-invariant: subtract the best
+        # available logit, then (outside autograd: a value change of < 1e-13 in the weights)
+        # clamp logits more than LOGIT_RANGE below it, so that no weight is a float32
+        # subnormal (subnormals make the CPU matrix products below ~100x slower), and set
+        # unavailable patches far below, so that exp() gives them exactly 0.
+        bias = torch.zeros_like(available, dtype=logits.dtype)
+        bias = bias.masked_fill_(~available, torch.finfo(logits.dtype).min)
+        logits = logits + bias
+        logits = logits - logits.amax(dim=2, keepdim=True).detach()
+        with torch.no_grad():
+            logits.clamp_min_(-LOGIT_RANGE).masked_fill_(~available, -8 * LOGIT_RANGE)
+        # A sample without any available patch gets a uniform softmax here; the callers
+        # multiply by ``any_available`` (cheaper than another pass over the scores).
+        return logits.softmax(dim=2)  # (B, h*w, Lb)
 
     def forward(
         self,
@@ -227,33 +280,37 @@ class ContextualAttention(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         r, s = self.rate, self.stride
         batch, channels, height, width = foreground.shape
-        self._check(foreground, background, mask)
+        if not _tracing():  # shape checks would be frozen into the trace as constants
+            self._check(foreground, background, mask)
         background = self._zero_hole(background, mask)
-        attn = self._attention(foreground, background, mask)  # (B, Lb, h, w)
-        _, n_bg, h, w = attn.shape
+        attn = self._attention(foreground, background, mask)  # (B, h*w, Lb)
+        h, w = height // r, width // r
 
         # Raw (2r x 2r) background patches at full resolution, stride r*s, "SAME" padding.
         lo, hi = r // 2, r - r // 2
         raw = F.unfold(F.pad(background, (lo, hi, lo, hi)), 2 * r, stride=r * s)
-        cols = torch.bmm(raw, attn.view(batch, n_bg, h * w))  # (B, C*4r^2, h*w)
-        out = F.fold(cols, (height + r, width + r), 2 * r, stride=r)
-        out = out[:, :, lo : lo + height, lo : lo + width] / 4.0  # (B, C, H, W)
+        cols = torch.bmm(raw, attn.transpose(1, 2))  # (B, C*4r^2, h*w)
+        if _tracing():
+            out = _fold_functional(cols, r, h, w)
+        else:
+            out = F.fold(cols, (height + r, width + r), 2 * r, stride=r)
+        some = self._any_available(mask, background).unsqueeze(-1)  # (B, 1, 1, 1)
+        out = out[:, :, lo : lo + height, lo : lo + width] * (some / 4.0)  # (B, C, H, W)
 
-        flow = self._flow(attn, background.shape[-1])  # (B, 2, H, W)
+        flow = self._flow(attn, h, w, background.shape[-1]) * some  # (B, 2, H, W)
         return out, flow
 
     @torch.no_grad()
-    def _flow(self, attn: torch.Tensor, bg_width: int) -> torch.Tensor:
+    def _flow(self, attn: torch.Tensor, h: int, w: int, bg_width: int) -> torch.Tensor:
+        """attn (B, h*w, Lb) -> (dy, dx) to the most attended patch, (B, 2, H, W)."""
         r, s = self.rate, self.stride
-        batch, _, h, w = attn.shape
-        wq = math.ceil(bg_width // r / s)
-        best = attn.argmax(dim=1)  # (B, h, w)
+        wq = _grid(bg_width // r, s)
+        best = attn.argmax(dim=2).view(-1, h, w)  # (B, h, w)
         ys = torch.arange(h, device=attn.device).view(1, h, 1)
         xs = torch.arange(w, device=attn.device).view(1, 1, w)
         dy = (best // wq) * s - ys
         dx = (best % wq) * s - xs
         flow = torch.stack((dy, dx), dim=1).to(attn.dtype) * r  # input-pixel units
-        flow = flow * (attn.sum(dim=1, keepdim=True) > 0)  # no available patch: no flow
         return flow.repeat_interleave(r, dim=2).repeat_interleave(r, dim=3)
 
 

@@ -18,8 +18,10 @@ Channel plan: as the official code, where ``gen_conv(x, n)`` convolves to ``n`` 
 and splits them into ``n/2`` features and ``n/2`` gates; ``GatedConv2d(in, n/2)`` here is the
 same layer. With ``c = cnum/2`` (24 by default) the widths are c, 2c and 4c (the bottleneck,
 "wide"); ``slim=True`` uses 2c for the bottleneck instead of 4c. The RGB output layers are
-plain convolutions (no gate), as in the official code. Parameter counts (generator, default
-config): ~4.06M (the paper reports 4.1M); ``slim``: ~1.13M; ``tiny`` (cnum 16): ~0.45M.
+plain convolutions (no gate), as in the official code. Parameter counts (generator):
+default 4,057,278 (official input plan, ``refine_sees_mask=False``: 4,052,478; the paper
+reports 4.1M); ``slim``: 1,359,486; ``tiny`` (cnum 16): 456,174; ``coarse="telea"`` drops
+the coarse network: 2,426,127.
 
 Differences from the official code (documented choices):
 
@@ -75,7 +77,7 @@ class DeepFillV2Config:
 
     cnum: official base width (each gated conv's ``cnum`` is split into feature and gate
         halves); multiple of 4.
-    slim: bottleneck width 2c instead of 4c (c = cnum/2): about 3.6x fewer parameters.
+    slim: bottleneck width 2c instead of 4c (c = cnum/2): about 3x fewer parameters.
     in_extra: extra input channels (1 = a user sketch / edge map, used inside the hole).
     gated: gated convolutions; False = plain convs (the vanilla ablation).
     coarse: "learned" (coarse network) or "telea" (OpenCV Telea, radius 3, no parameters).
@@ -259,7 +261,7 @@ class DeepFillV2(InpaintModel):
         Returns ``(coarse, refined)``, both (B,3,H,W) in [-1, 1], not composited.
         """
         h, w = image.shape[-2:]
-        if h % self.multiple or w % self.multiple:
+        if not torch.jit.is_tracing() and (h % self.multiple or w % self.multiple):
             raise ValueError(
                 f"DeepFillV2: image size {h}x{w} is not divisible by {self.multiple}"
             )
