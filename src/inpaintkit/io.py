@@ -43,7 +43,7 @@ import os
 import tempfile
 import threading
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -338,7 +338,8 @@ def _to_pil(array: np.ndarray) -> Image.Image:
     raise ValueError(f"write_image: expected (H,W,3) or (H,W) array, got shape {a.shape}")
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def same_file(a: Path, b: Path) -> bool:
+    """True if ``a`` and ``b`` name the same file (hard links and symlinks included)."""
     try:
         if a.exists() and b.exists():
             return os.path.samefile(a, b)
@@ -378,7 +379,7 @@ def write_image(
         )
     img = _to_pil(array)
     for src in inputs:
-        if _same_file(target, Path(src)):
+        if same_file(target, Path(src)):
             raise InpaintError(f"{target}: refusing to overwrite the input file {src}")
     folder = target.parent
     if not folder.is_dir():
@@ -417,3 +418,28 @@ __all__ = [
     "read_mask",
     "write_image",
 ]
+
+
+def read_state_dict(path: str | Path) -> dict[str, Any]:
+    """A flat ``name -> tensor`` dict from a user's weights file: .safetensors, or a torch
+    file read with ``weights_only=True`` (never unpickles code). Used for FID, LPIPS and VGG
+    loss weights; ``{"state_dict": ...}`` wrappers are unwrapped."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise InpaintError(f"weights file not found: {path}")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path), device="cpu")
+        else:
+            state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # any parse failure is the user's file, not our bug
+        raise InpaintError(f"cannot read weights file {path}: {exc}") from exc
+    if isinstance(state, Mapping) and isinstance(state.get("state_dict"), Mapping):
+        state = state["state_dict"]
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise InpaintError(f"{path} is not a state dict (name -> tensor)")
+    return dict(state)

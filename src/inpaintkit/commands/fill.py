@@ -24,7 +24,7 @@ import numpy as np
 import typer
 
 from inpaintkit.errors import InpaintError
-from inpaintkit.io import DEFAULT_MAX_PIXELS
+from inpaintkit.io import DEFAULT_MAX_PIXELS, same_file
 
 if TYPE_CHECKING:
     from inpaintkit.inference import Inpainter
@@ -54,15 +54,6 @@ def _say(text: str, stderr: bool = False) -> None:
     _console(stderr).print(escape(text))
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        if a.exists() and b.exists():
-            return os.path.samefile(a, b)
-    except OSError:
-        pass
-    return a.resolve() == b.resolve()
-
-
 def sample_paths(output: Path, samples: int) -> list[Path]:
     """OUT for one sample; OUT_0 .. OUT_{K-1} (same suffix) for K samples."""
     if samples == 1:
@@ -88,7 +79,7 @@ def _check_output(target: Path, inputs: tuple[Path, ...], create: bool, folder_c
             f"(use one of {', '.join(sorted(IMAGE_SUFFIXES))})"
         )
     for src in inputs:
-        if _same_file(target, src):
+        if same_file(target, src):
             raise InpaintError(f"{target}: refusing to overwrite the input file {src}")
     if not folder_checks:
         return
@@ -251,11 +242,11 @@ def _fill_folder(input_dir: Path, masks_dir: Path, output: Path, *, model: str, 
 
     images = list_image_files(input_dir, recursive=False)
     mask_files = list_image_files(masks_dir, recursive=False)
-    if _same_file(input_dir, masks_dir):
+    if same_file(input_dir, masks_dir):
         # Masks beside their images: x_mask.png is a mask, not an image to fill.
         images = [p for p in images if not p.stem.endswith("_mask")]
     for folder, what in ((input_dir, "input"), (masks_dir, "mask")):
-        if _same_file(output, folder):
+        if same_file(output, folder):
             raise InpaintError(f"{output}: the output folder must differ from the {what} folder")
     if output.exists() and not output.is_dir():
         raise InpaintError(f"{output}: exists and is not a folder")

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from inpaintkit.errors import InpaintError
+from inpaintkit.io import read_state_dict
 from inpaintkit.losses.reconstruction import gram_matrix
 
 # Conv widths per block (torchvision's cfg "D" and "E"); a pool follows every block.
@@ -135,25 +136,6 @@ class VGGFeatures(nn.Module):
         return {name: out[name] for name in self.layers}
 
 
-def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        raise InpaintError(f"VGG weights file not found: {path}")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(str(path), device="cpu")
-        else:
-            state = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # any parse failure is the user's file, not our bug
-        raise InpaintError(f"cannot read VGG weights file {path}: {exc}") from None
-    if isinstance(state, Mapping) and isinstance(state.get("state_dict"), Mapping):
-        state = state["state_dict"]
-    if not isinstance(state, Mapping) or not all(torch.is_tensor(v) for v in state.values()):
-        raise InpaintError(f"{path} is not a state dict (name -> tensor)")
-    return dict(state)
-
-
 LayerSpec = Sequence[str] | Callable[[str], Sequence[str]]
 
 
@@ -168,7 +150,7 @@ def load_vgg(path: str | Path, layers: LayerSpec, arch: str | None = None,
     Raises InpaintError naming the file when it cannot be read or does not fit.
     """
     path = Path(path)
-    raw = _read_state_dict(path)
+    raw = read_state_dict(path)
     state = {}
     for key, value in raw.items():
         key = key.removeprefix("module.").removeprefix("features.")

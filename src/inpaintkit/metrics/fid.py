@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from inpaintkit.errors import InpaintError
+from inpaintkit.io import read_state_dict
 
 INPUT_SIZE = 299
 
@@ -229,25 +230,6 @@ class FIDInceptionV3(nn.Module):
         return x.mean(dim=(2, 3))
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """A flat ``name -> tensor`` dict from .safetensors or a weights-only torch file."""
-    path = Path(path)
-    if not path.is_file():
-        raise InpaintError(f"weights file not found: {path}")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(str(path), device="cpu")
-        else:
-            state = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # any parse failure is the user's file, not our bug
-        raise InpaintError(f"cannot read weights file {path}: {exc}") from exc
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise InpaintError(f"{path} is not a state dict (name -> tensor)")
-    return state
 
 
 def load_fid_inception(path: str | Path, device: str | torch.device = "cpu") -> FIDInceptionV3:

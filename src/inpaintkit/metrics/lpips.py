@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from inpaintkit.errors import InpaintError
-from inpaintkit.metrics.fid import read_state_dict
+from inpaintkit.io import read_state_dict
 
 # torchvision `features` layout: index -> ("conv", kernel, stride, padding) | "relu" | "pool";
 # TAPS are the indices whose outputs LPIPS compares.
