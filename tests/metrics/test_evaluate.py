@@ -275,3 +275,121 @@ def test_bad_model_output_and_inputs(tmp_path):
 
     with pytest.raises(InpaintError, match="not found"):
         evaluate({"id": Identity()}, tmp_path / "nothing", masks, size=32)
+
+
+# --- optional extras: LPIPS, FID, diversity (tiny random weight files) -------------------
+
+
+def _tiny_weight_files(folder: Path) -> tuple[Path, Path]:
+    """A tiny random FID Inception (batch norm calibrated so features are not all zero) and
+    a tiny random AlexNet LPIPS (non-negative heads), saved as files like users' weights."""
+    from safetensors.torch import save_file
+
+    from inpaintkit.metrics import LPIPS, FIDInceptionV3
+
+    torch.manual_seed(0)
+    inception = FIDInceptionV3(width=1 / 16)
+    for m in inception.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None
+    inception.train()
+    with torch.no_grad():
+        inception(torch.rand(8, 3, 64, 64) * 2 - 1)
+    fid_path = folder / "inception_tiny.safetensors"
+    save_file({k: v.contiguous() for k, v in inception.state_dict().items()}, str(fid_path))
+    lpips = LPIPS("alex", (8, 12, 16, 8, 8))
+    with torch.no_grad():
+        for k in range(5):
+            head = getattr(lpips, f"lin{k}").model[1].weight
+            head.copy_(head.abs())
+    lpips_path = folder / "lpips_tiny.pth"
+    torch.save(lpips.state_dict(), lpips_path)
+    return fid_path, lpips_path
+
+
+@pytest.fixture(scope="module")
+def weight_files(tmp_path_factory):
+    return _tiny_weight_files(tmp_path_factory.mktemp("weights"))
+
+
+def _extras_models(images: Path) -> dict:
+    from inpaintkit.models import create_model
+
+    torch.manual_seed(0)
+    truths = [prepare_image(read_image_rgb(p), 64) for p in sorted(images.glob("*.png"))]
+    return {"perfect": Perfect(truths), "id": Identity(),
+            "pic": create_model("pic_net", tiny=True)}
+
+
+def test_extras_add_columns_without_changing_the_plain_scores(tmp_path, weight_files):
+    images, masks = _synthetic(tmp_path)
+    fid_path, lpips_path = weight_files
+    models = _extras_models(images)
+    plain = evaluate(models, images, masks, size=64, batch_size=4)
+    run = evaluate(models, images, masks, size=64, batch_size=4, fid_weights=fid_path,
+                   lpips_weights=lpips_path, diversity_samples=3)
+    # the plain run has exactly the three metrics; the extras leave them unchanged
+    assert plain.metrics() == ["psnr", "ssim", "l1"]
+    assert "fid_weights" not in plain.config
+    for name in models:
+        for metric in ("psnr", "ssim", "l1"):
+            assert np.array_equal(plain.scores[name][metric], run.scores[name][metric]), name
+    assert run.metrics() == ["psnr", "ssim", "l1", "lpips", "fid", "diversity"]
+    assert run.config["diversity_metric"] == "lpips" and run.config["diversity_samples"] == 3
+    summary = run.summary()
+    for name in models:
+        for bucket in ("1-10%", "30-40%", "all"):
+            row = summary[name][bucket]
+            assert math.isfinite(row["lpips"]) and math.isfinite(row["fid"]), (name, bucket)
+        assert math.isnan(summary[name]["10-20%"]["fid"])  # empty bucket
+    # deterministic models have no diversity; the pluralistic one differs between samples
+    assert "diversity" not in summary["id"]["all"] and "diversity" not in run.scores["perfect"]
+    assert np.all(run.scores["pic"]["diversity"] > 0)
+    # the perfect model: LPIPS 0 per pair, FID ~0 and below the grey-hole model's
+    assert np.allclose(run.scores["perfect"]["lpips"], 0.0, atol=1e-9)
+    assert np.all(run.scores["id"]["lpips"] > 1e-4)
+    assert abs(summary["perfect"]["all"]["fid"]) < 1e-6 * max(1.0, summary["id"]["all"]["fid"])
+    assert summary["id"]["all"]["fid"] > summary["perfect"]["all"]["fid"]
+    # reporting: table columns, CSV header (empty cells where absent), JSON summary
+    console = Console(record=True, width=300)
+    console.print(results_table(run))
+    text = console.export_text()
+    for word in ("LPIPS", "FID", "diversity"):
+        assert word in text
+    rows = list(csv.DictReader(write_csv(run, tmp_path / "r.csv").open()))
+    assert list(rows[0]) == ["model", "bucket", "count", "psnr", "ssim", "l1", "lpips", "fid",
+                             "diversity"]
+    by = {(r["model"], r["bucket"]): r for r in rows}
+    assert by[("id", "all")]["diversity"] == "" and float(by[("pic", "all")]["diversity"]) > 0
+    data = json.loads(write_json(run, tmp_path / "r.json").read_text())
+    assert data["summary"]["pic"]["all"]["fid"] == pytest.approx(summary["pic"]["all"]["fid"])
+    assert data["config"]["fid_weights"] == str(fid_path)
+    assert len(data["scores"]["pic"]["diversity"]) == len(run.pairs)
+
+
+def test_diversity_without_lpips_is_hole_l1_and_reproducible(tmp_path):
+    images, masks = _synthetic(tmp_path)
+    models = _extras_models(images)
+    run = evaluate(models, images, masks, size=64, diversity_samples=2)
+    assert run.config["diversity_metric"] == "l1_hole_percent"
+    assert run.metrics() == ["psnr", "ssim", "l1", "diversity"]
+    assert run.metrics_of("id") == ["psnr", "ssim", "l1"]
+    div = run.scores["pic"]["diversity"]
+    assert np.all(div > 0) and np.all(div <= 100)
+    again = evaluate({"pic": models["pic"]}, images, masks, size=64, diversity_samples=2)
+    assert np.array_equal(again.scores["pic"]["diversity"], div)
+
+
+def test_bad_weights_fail_before_reading_data(tmp_path, weight_files):
+    from inpaintkit.errors import InpaintError
+
+    missing = tmp_path / "nope.pth"
+    # the images folder does not exist either: the weights are checked first
+    with pytest.raises(InpaintError, match="nope.pth"):
+        evaluate({"id": Identity()}, tmp_path / "none", tmp_path / "none", fid_weights=missing)
+    with pytest.raises(InpaintError, match="Inception"):  # an LPIPS file given as FID weights
+        evaluate({"id": Identity()}, tmp_path / "none", tmp_path / "none",
+                 fid_weights=weight_files[1])
+    with pytest.raises(ValueError, match="diversity_samples"):
+        evaluate({"id": Identity()}, tmp_path, tmp_path, diversity_samples=1)

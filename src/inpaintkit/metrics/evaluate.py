@@ -1,4 +1,5 @@
-"""The papers' evaluation protocol: irregular masks in six hole-ratio buckets, PSNR/SSIM/L1.
+"""The papers' evaluation protocol: irregular masks in six hole-ratio buckets, PSNR/SSIM/L1
+(plus, on request, LPIPS, FID and the sample diversity of pluralistic models).
 
 Protocol (partial convolutions, Liu et al. 2018; region normalization, Yu et al. 2020):
 
@@ -22,6 +23,23 @@ Protocol (partial convolutions, Liu et al. 2018; region normalization, Yu et al.
    against the ground truth over the whole image: PSNR (capped at ``psnr_cap`` dB so that
    perfect pairs keep means finite), SSIM, L1 in % of 255 (see
    :mod:`inpaintkit.metrics.image_metrics`).
+
+Optional extras (off by default; off, the run is exactly the PSNR/SSIM/L1 one):
+
+* ``lpips_weights``: LPIPS (:mod:`inpaintkit.metrics.lpips`, lower is better) between each
+  composited uint8 output and its ground truth; a per-pair score averaged like the others.
+* ``fid_weights``: FID (:mod:`inpaintkit.metrics.fid`) between the set of composited uint8
+  outputs of a bucket and the ground-truth images of the same pairs, per bucket and "all"
+  (NaN for fewer than 2 pairs). FID is a set statistic: on ~100 images per bucket it is
+  strongly biased upwards and noisy (the covariance of 2048-d features is rank-deficient),
+  so its values are only comparable between models of the same run (same pairs), never
+  with published numbers computed on thousands of images.
+* ``diversity_samples`` = K >= 2: for models with ``pluralistic = True`` (they have
+  ``sample(image, mask, k, generator=None) -> (B,k,3,H,W)``), K composited samples per pair
+  with a generator separate from the one of ``inpaint`` (so the other scores are unchanged)
+  and :func:`inpaintkit.metrics.diversity.sample_diversity`: mean pairwise LPIPS if LPIPS
+  weights are given, else mean pairwise L1 inside the hole in % of 255
+  (``config["diversity_metric"]``). Higher = more diverse; absent for other models.
 
 Results hold per-pair scores; :meth:`EvalResults.summary` gives per-model, per-bucket means
 and counts (plus "all"). :func:`results_table`, :func:`write_json`, :func:`write_csv` render
@@ -47,11 +65,26 @@ from rich.table import Table
 from inpaintkit.conventions import MASK_THRESHOLD, composite, masked_input
 from inpaintkit.errors import InpaintError
 from inpaintkit.masks.buckets import BUCKET_NAMES, BUCKETS, bucket_of
+from inpaintkit.metrics.diversity import sample_diversity
+from inpaintkit.metrics.fid import (
+    FIDInceptionV3,
+    feature_statistics,
+    frechet_distance,
+    inception_features,
+    load_fid_inception,
+)
 from inpaintkit.metrics.image_metrics import compute_metrics, to_pixels
+from inpaintkit.metrics.lpips import LPIPS, load_lpips, lpips_distance
 
 METRICS = ("psnr", "ssim", "l1")
-METRIC_LABELS = {"psnr": "PSNR", "ssim": "SSIM", "l1": "L1 %"}
-HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "l1": False}
+# Optional metrics, in column order; "fid" is per set, the others per pair.
+EXTRA_METRICS = ("lpips", "fid", "diversity")
+METRIC_LABELS = {"psnr": "PSNR", "ssim": "SSIM", "l1": "L1 %", "lpips": "LPIPS", "fid": "FID",
+                 "diversity": "diversity"}
+HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "l1": False, "lpips": False, "fid": False,
+                    "diversity": True}
+_FORMATS = {"psnr": "{:.2f}", "ssim": "{:.4f}", "l1": "{:.2f}", "lpips": "{:.4f}",
+            "fid": "{:.2f}", "diversity": "{:.4f}"}
 DEFAULT_PSNR_CAP = 100.0
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 MASK_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
@@ -76,25 +109,41 @@ class Pair:
 
 @dataclass
 class EvalResults:
-    """Per-pair scores of every model on the same pairs (``scores[model][metric][pair]``)."""
+    """Per-pair scores of every model on the same pairs (``scores[model][metric][pair]``);
+    ``fid[model][bucket name | "all"]`` when FID was computed (a set score, not per pair)."""
 
     models: list[str]
     pairs: list[Pair]
     scores: dict[str, dict[str, np.ndarray]]
     seconds: dict[str, float]
     config: dict[str, Any] = field(default_factory=dict)
+    fid: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def metrics_of(self, model: str) -> list[str]:
+        """The metrics computed for ``model``, in column order (extras only when present)."""
+        have = set(self.scores[model]) | ({"fid"} if model in self.fid else set())
+        return [*METRICS, *(m for m in EXTRA_METRICS if m in have)]
+
+    def metrics(self) -> list[str]:
+        """The union of :meth:`metrics_of` over the models, in column order."""
+        have = {m for model in self.models for m in self.metrics_of(model)}
+        return [m for m in (*METRICS, *EXTRA_METRICS) if m in have]
 
     def summary(self) -> dict[str, dict[str, dict[str, float]]]:
-        """``{model: {bucket name | "all": {"count", "psnr", "ssim", "l1"}}}`` (means)."""
-        buckets = np.array([p.bucket for p in self.pairs], dtype=int)
-        groups = [(name, buckets == b) for b, name in enumerate(BUCKET_NAMES)]
-        groups.append(("all", np.ones(len(buckets), dtype=bool)))
+        """``{model: {bucket name | "all": {"count", "psnr", "ssim", "l1", extras...}}}``.
+
+        Means over the bucket's pairs; "fid" is the bucket's set score. Extras appear only
+        for the models they were computed for.
+        """
         out: dict[str, dict[str, dict[str, float]]] = {}
         for model in self.models:
             out[model] = {}
-            for name, sel in groups:
+            for name, sel in _groups(self.pairs):
                 row: dict[str, float] = {"count": int(sel.sum())}
-                for metric in METRICS:
+                for metric in self.metrics_of(model):
+                    if metric == "fid":
+                        row[metric] = self.fid[model][name]
+                        continue
                     values = self.scores[model][metric][sel]
                     row[metric] = float(values.mean()) if values.size else math.nan
                 out[model][name] = row
@@ -110,6 +159,14 @@ class EvalResults:
             "pairs": [asdict(p) for p in self.pairs],
             "scores": {m: {k: v.tolist() for k, v in s.items()} for m, s in self.scores.items()},
         })
+
+
+def _groups(pairs: list[Pair]) -> list[tuple[str, np.ndarray]]:
+    """(bucket name | "all", boolean selection over ``pairs``) in table order."""
+    buckets = np.array([p.bucket for p in pairs], dtype=int)
+    groups = [(name, buckets == b) for b, name in enumerate(BUCKET_NAMES)]
+    groups.append(("all", np.ones(len(buckets), dtype=bool)))
+    return groups
 
 
 def _finite_or_none(value: Any) -> Any:
@@ -206,6 +263,58 @@ def select_pairs(
 # --- running -------------------------------------------------------------------------
 
 
+@dataclass
+class _Extras:
+    """The optional metrics of a run (all off = the plain PSNR/SSIM/L1 protocol)."""
+
+    fid: FIDInceptionV3 | None = None
+    lpips: LPIPS | None = None
+    diversity: int = 0
+
+    @property
+    def any(self) -> bool:
+        return self.fid is not None or self.lpips is not None or self.diversity > 0
+
+
+def is_pluralistic(model: Any) -> bool:
+    """True for models that declare ``pluralistic = True`` and have ``sample``."""
+    return bool(getattr(model, "pluralistic", False)) and callable(getattr(model, "sample", None))
+
+
+def load_extras(
+    fid_weights: str | Path | FIDInceptionV3 | None = None,
+    lpips_weights: str | Path | LPIPS | None = None,
+    device: str | torch.device = "cpu",
+) -> tuple[FIDInceptionV3 | None, LPIPS | None]:
+    """Load the FID Inception / LPIPS networks from local files (already loaded ones pass
+    through); InpaintError naming the file if one is missing or unusable."""
+    fid_model = fid_weights
+    if fid_weights is not None and not isinstance(fid_weights, FIDInceptionV3):
+        fid_model = load_fid_inception(fid_weights, device=device)
+    lpips_model = lpips_weights
+    if lpips_weights is not None and not isinstance(lpips_weights, LPIPS):
+        lpips_model = load_lpips(lpips_weights, device=device)
+    return fid_model, lpips_model  # type: ignore[return-value]
+
+
+def _diversity(
+    model: Any, name: str, image: torch.Tensor, mask: torch.Tensor, k: int,
+    generator: torch.Generator, lpips: LPIPS | None,
+) -> np.ndarray:
+    """Mean pairwise diversity (B,) of k composited uint8 samples per input."""
+    with torch.no_grad():
+        samples = model.sample(masked_input(image, mask), mask, k, generator=generator)
+    b = image.shape[0]
+    if not isinstance(samples, torch.Tensor) or samples.shape != (b, k, *image.shape[1:]):
+        got = tuple(samples.shape) if isinstance(samples, torch.Tensor) else type(samples).__name__
+        raise ValueError(f"model '{name}' sample() returned {got}, "
+                         f"expected {(b, k, *image.shape[1:])}")
+    flat = composite(samples.flatten(0, 1), image.repeat_interleave(k, 0),
+                     mask.repeat_interleave(k, 0))
+    pixels = to_pixels(flat.cpu()).to(torch.uint8).unflatten(0, (b, k))
+    return sample_diversity(pixels, mask.cpu(), lpips).numpy()
+
+
 def _run_model(
     model: Inpaints,
     name: str,
@@ -216,8 +325,17 @@ def _run_model(
     seed: int,
     device: torch.device,
     psnr_cap: float | None,
-) -> tuple[dict[str, np.ndarray], float]:
+    extras: _Extras,
+) -> tuple[dict[str, np.ndarray], float, torch.Tensor | None, float]:
+    """Per-pair scores, model seconds, FID features of the outputs (or None), extras seconds."""
     scores = {m: np.empty(len(pairs)) for m in METRICS}
+    if extras.lpips is not None:
+        scores["lpips"] = np.empty(len(pairs))
+    diversity = extras.diversity if extras.diversity >= 2 and is_pluralistic(model) else 0
+    if diversity:
+        scores["diversity"] = np.empty(len(pairs))
+    features: list[torch.Tensor] = []
+    extra_spent = 0.0
     was_training = None
     if isinstance(model, torch.nn.Module):
         was_training = model.training
@@ -244,10 +362,47 @@ def _run_model(
             end = start + len(batch)
             for metric, values in compute_metrics(result, truth, max_db=psnr_cap).items():
                 scores[metric][start:end] = values.numpy()
+            if not extras.any:
+                continue
+            t0 = time.perf_counter()
+            if extras.lpips is not None:
+                scores["lpips"][start:end] = lpips_distance(extras.lpips, result, truth).numpy()
+            if extras.fid is not None:
+                features.append(inception_features(extras.fid, result, batch_size))
+            if diversity:
+                # Its own seed stream: the inpaint outputs above stay those of a plain run.
+                sampler = torch.Generator(device=device).manual_seed(
+                    seed * 1_000_003 + start + (1 << 40))
+                scores["diversity"][start:end] = _diversity(
+                    model, name, image, mask, diversity, sampler, extras.lpips)
+            extra_spent += time.perf_counter() - t0
     finally:
         if was_training:
             model.train()
-    return scores, spent
+    return scores, spent, (torch.cat(features) if features else None), extra_spent
+
+
+def _describe(weights: Any) -> str | None:
+    """A weights argument for the config: the path, or the class of a loaded network."""
+    if weights is None or isinstance(weights, str | Path):
+        return None if weights is None else str(weights)
+    return f"<{type(weights).__name__}>"
+
+
+def _fid_per_group(pairs: list[Pair], real: torch.Tensor, fake: torch.Tensor
+                   ) -> dict[str, float]:
+    """FID per bucket and "all" between the outputs' and the truths' features (N,D) of the
+    same pairs; NaN for fewer than 2 pairs."""
+    out = {}
+    for name, sel in _groups(pairs):
+        index = torch.from_numpy(np.flatnonzero(sel))
+        if len(index) < 2:
+            out[name] = math.nan
+            continue
+        mu1, s1 = feature_statistics(real[index])
+        mu2, s2 = feature_statistics(fake[index])
+        out[name] = frechet_distance(mu1, s1, mu2, s2)
+    return out
 
 
 def evaluate(
@@ -261,18 +416,32 @@ def evaluate(
     device: str | torch.device = "cpu",
     batch_size: int = 8,
     psnr_cap: float | None = DEFAULT_PSNR_CAP,
+    fid_weights: str | Path | FIDInceptionV3 | None = None,
+    lpips_weights: str | Path | LPIPS | None = None,
+    diversity_samples: int = 0,
 ) -> EvalResults:
     """Score every model on the same (image, mask) pairs; see the module docstring.
 
     ``models``: name -> object with ``inpaint(image, mask, generator=None)`` (nn.Modules
     are moved to ``device`` and put in eval mode for the run). ``images`` limits the number
     of images (the first ones by name). ``psnr_cap=None`` keeps ``inf`` for perfect pairs.
+
+    Extras (module docstring): ``fid_weights`` / ``lpips_weights`` are local weight files
+    (or networks loaded with :func:`load_extras`) and add "fid" / "lpips";
+    ``diversity_samples`` K >= 2 adds "diversity" for pluralistic models (0 = off).
+    FID on ~100 images per bucket is biased and noisy: compare it only between models of
+    the same run.
     """
     if not models:
         raise ValueError("evaluate: no models given")
     if size < 11 or masks_per_bucket < 1 or batch_size < 1:
         raise ValueError("evaluate: need size >= 11, masks_per_bucket >= 1, batch_size >= 1")
+    if diversity_samples < 0 or diversity_samples == 1:
+        raise ValueError("evaluate: diversity_samples must be 0 (off) or >= 2")
     t_start = time.perf_counter()
+    # Weights first: a bad file fails before any image is read.
+    fid_model, lpips_model = load_extras(fid_weights, lpips_weights, device)
+    extras = _Extras(fid_model, lpips_model, diversity_samples)
     image_files = _files(Path(images_dir), IMAGE_EXTENSIONS, "image")
     if images is not None:
         image_files = image_files[:images]
@@ -283,10 +452,20 @@ def evaluate(
     t_data = time.perf_counter() - t_start
 
     device = torch.device(device)
-    scores, seconds = {}, {}
+    real = None
+    if fid_model is not None:
+        # Features of each distinct truth once, then one row per pair.
+        names = list(prepared)
+        stack = torch.from_numpy(np.stack([prepared[n] for n in names])).permute(0, 3, 1, 2)
+        per_image = inception_features(fid_model, stack, batch_size)
+        row = {n: i for i, n in enumerate(names)}
+        real = per_image[[row[p.image] for p in pairs]]
+    scores, seconds, fids, extra_seconds = {}, {}, {}, {}
     for name, model in models.items():
-        scores[name], seconds[name] = _run_model(
-            model, name, prepared, masks, pairs, batch_size, seed, device, psnr_cap)
+        scores[name], seconds[name], fake, extra_seconds[name] = _run_model(
+            model, name, prepared, masks, pairs, batch_size, seed, device, psnr_cap, extras)
+        if real is not None and fake is not None:
+            fids[name] = _fid_per_group(pairs, real, fake)
     config = {
         "images_dir": str(images_dir), "masks_dir": str(masks_dir), "size": size,
         "images": len(prepared), "masks_per_bucket": masks_per_bucket, "seed": seed,
@@ -294,7 +473,16 @@ def evaluate(
         "bucket_mismatches": mismatches, "data_seconds": t_data,
         "total_seconds": time.perf_counter() - t_start,
     }
-    return EvalResults(list(models), pairs, scores, seconds, config)
+    if extras.any:  # keys only when used, so a plain run's JSON is unchanged
+        config.update({
+            "fid_weights": _describe(fid_weights),
+            "lpips_weights": _describe(lpips_weights),
+            "diversity_samples": diversity_samples,
+            "diversity_metric": None if not diversity_samples else (
+                "lpips" if lpips_model is not None else "l1_hole_percent"),
+            "extra_metric_seconds": extra_seconds,
+        })
+    return EvalResults(list(models), pairs, scores, seconds, config, fids)
 
 
 # --- reporting -----------------------------------------------------------------------
@@ -309,23 +497,23 @@ def results_table(results: EvalResults, title: str | None = None) -> Table:
         f"bucket, {cfg.get('size', '?')} px, seed {cfg.get('seed', '?')}"))
     table.add_column("hole ratio")
     table.add_column("n", justify="right")
+    columns = {model: results.metrics_of(model) for model in results.models}
     for model in results.models:
-        for metric in METRICS:
+        for metric in columns[model]:
             table.add_column(f"{model}\n{METRIC_LABELS[metric]}", justify="right")
-    formats = {"psnr": "{:.2f}", "ssim": "{:.4f}", "l1": "{:.2f}"}
     for row_name in [*BUCKET_NAMES, "all"]:
         first = summary[results.models[0]][row_name]
         cells = [row_name, str(first["count"])]
         best = {}
-        for metric in METRICS:
-            values = [summary[m][row_name][metric] for m in results.models]
+        for metric in results.metrics():
+            values = [summary[m][row_name][metric] for m in results.models if metric in columns[m]]
             finite = [v for v in values if not math.isnan(v)]
-            if len(results.models) > 1 and finite:
+            if len(values) > 1 and finite:
                 best[metric] = max(finite) if HIGHER_IS_BETTER[metric] else min(finite)
         for model in results.models:
-            for metric in METRICS:
+            for metric in columns[model]:
                 value = summary[model][row_name][metric]
-                text = "-" if math.isnan(value) else formats[metric].format(value)
+                text = "-" if math.isnan(value) else _FORMATS[metric].format(value)
                 cells.append(f"[bold]{text}[/bold]" if best.get(metric) == value else text)
         table.add_row(*cells, end_section=row_name == BUCKET_NAMES[-1])
     return table
@@ -340,14 +528,16 @@ def write_json(results: EvalResults, path: str | Path) -> Path:
 
 
 def write_csv(results: EvalResults, path: str | Path) -> Path:
-    """The summary, one row per (model, bucket): model,bucket,count,psnr,ssim,l1."""
+    """The summary, one row per (model, bucket): model,bucket,count,psnr,ssim,l1 and the
+    extra metrics computed (lpips, fid, diversity; empty cell where a model has none)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    metrics = results.metrics()
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["model", "bucket", "count", *METRICS])
+        writer.writerow(["model", "bucket", "count", *metrics])
         for model, rows in results.summary().items():
             for bucket, row in rows.items():
                 writer.writerow([model, bucket, row["count"],
-                                 *(f"{row[m]:.6f}" for m in METRICS)])
+                                 *(f"{row[m]:.6f}" if m in row else "" for m in metrics)])
     return path
