@@ -7,15 +7,8 @@ from torch import nn
 from inpaintkit.losses.kl import kl_normal, symmetric_kl_normal
 from inpaintkit.models import DISCRIMINATORS, MODELS, create_discriminator, create_model
 from inpaintkit.models.base import config_from_dict, config_to_dict
-from inpaintkit.models.pic_net import (
-    PICDiscriminator,
-    PICDiscriminatorConfig,
-    PICNet,
-    PICNetConfig,
-    rank_samples,
-    reconstructive_prior_sigma,
-    scale_pyramid,
-)
+from inpaintkit.models.pic_discriminator import PICDiscriminator, PICDiscriminatorConfig, rank_samples
+from inpaintkit.models.pic_net import PICNet, PICNetConfig, reconstructive_prior_sigma, scale_pyramid
 
 
 def _tiny(seed=0, **overrides) -> PICNet:

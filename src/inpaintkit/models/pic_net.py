@@ -22,11 +22,12 @@ one, with the I_m encoder feature f_e of the same resolution and M; each of the 
 to the features entering the next block. Outputs are coarse to fine (H/8 ... H for the
 default 4 scales). Both paths run in one batch through E and G in ``forward``.
 
-The training objective (not here; the official setting): KL_rec = SKL(p, N(0, s(M)^2)) with
-s = :func:`reconstructive_prior_sigma`; KL_g = SKL(stopgrad(p), q); SKL(a,b) = KL(a||b) +
-KL(b||a) (:mod:`inpaintkit.losses.kl`), both x 20 x output_scale; multi-scale L1 against
-:func:`scale_pyramid` (rec: whole image, gen: visible part only) x 20; GAN terms with one
-:class:`PICDiscriminator` per path (rec: L2 between D_rec(fake) and D_rec(real)).
+The training objective (``training/objectives/pic.py``, as the current official code):
+KL_rec = KL(N(0, s(M)^2) || p) with s = :func:`reconstructive_prior_sigma`; KL_g =
+KL(stopgrad(p) || q) (the older symmetric form is an option there), both x 20 x
+output_scale; multi-scale L1 against :func:`scale_pyramid` (rec: whole image, gen: visible
+part only) x 20; GAN terms with one discriminator per path
+(:mod:`inpaintkit.models.pic_discriminator`).
 
 Inference: ``inpaint`` / ``sample`` run the generative path only and never read the pixels
 inside the hole. They run the network in eval mode (restoring the previous mode after) so
@@ -45,7 +46,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
-from inpaintkit.conventions import composite, masked_input
+from inpaintkit.conventions import masked_input
 from inpaintkit.layers.short_long_attention import ShortLongAttention
 from inpaintkit.models.base import InpaintModel
 
@@ -392,90 +393,6 @@ def scale_pyramid(x: torch.Tensor, num_scales: int) -> list[torch.Tensor]:
     return out[::-1]
 
 
-# --- discriminator -------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class PICDiscriminatorConfig:
-    in_channels: int = 3
-    ndf: int = 32  # official 32
-    img_f: int = 128  # official 128
-    layers: int = 5  # official 5: output (H/32 - 2) x (W/32 - 2)
-    use_attention: bool = True  # short-term attention before down block 3 (needs layers >= 4)
-    attention_reduction: int = 4
-    spectral_norm: bool = True
-    negative_slope: float = 0.1
-
-    def __post_init__(self) -> None:
-        if self.ndf < 1 or self.img_f < self.ndf or self.layers < 1 or self.in_channels < 1:
-            raise ValueError(f"PICDiscriminatorConfig: bad sizes {self}")
-
-
-class PICDiscriminator(nn.Module):
-    """The official ResDiscriminator: residual down blocks, self-attention, 3x3 valid conv.
-
-    (B,in_channels,H,W) -> scores (B,1,H/2^L - 2,W/2^L - 2) (no sigmoid). The training
-    objective builds two: one for the generative path, one for the reconstructive path.
-    """
-
-    config_class = PICDiscriminatorConfig
-    tiny = {"ndf": 8, "img_f": 32, "layers": 4}
-
-    def __init__(self, config: PICDiscriminatorConfig | None = None) -> None:
-        super().__init__()
-        cfg = self.config = PICDiscriminatorConfig() if config is None else config
-        s, sn = cfg.negative_slope, cfg.spectral_norm
-        w = _widths(cfg.ndf, cfg.img_f, cfg.layers)
-        self.first = _FirstBlock(cfg.in_channels, w[0], s, sn)
-        self.blocks = nn.ModuleList(_ResBlock(w[i - 1], w[i], w[i - 1], s, sn, down=True)
-                                    for i in range(1, cfg.layers))
-        self.attention = (
-            ShortLongAttention(w[2], reduction=cfg.attention_reduction, long_term=False)
-            if cfg.use_attention and cfg.layers >= 4 else None
-        )
-        self.last = _ResBlock(w[-1], w[-1], w[-1], s, sn)
-        self.act = nn.LeakyReLU(s)
-        self.score = _sn(nn.Conv2d(w[-1], 1, 3), sn)
-
-    @property
-    def min_size(self) -> int:
-        return 3 * 2**self.config.layers
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if min(x.shape[-2:]) < self.min_size:
-            raise ValueError(f"PICDiscriminator: input {tuple(x.shape)} is smaller than "
-                             f"{self.min_size} (3 * 2^layers)")
-        out = self.first(x)
-        for i, block in enumerate(self.blocks, start=1):
-            if i == 3 and self.attention is not None:
-                out, _ = self.attention(out)
-            out = block(out)
-        return self.score(self.act(self.last(out)))
-
-
-def rank_samples(samples: torch.Tensor, discriminator: nn.Module, mask: torch.Tensor,
-                 image: torch.Tensor | None = None) -> torch.Tensor:
-    """Order k completions per image by discriminator score, best first.
-
-    samples (B,k,3,H,W); mask (B,1,H,W), 1 = hole; image (B,3,H,W) optional: when given,
-    samples are composited onto it first (as the official test does before scoring).
-    The score of a sample is the mean of the discriminator's patch scores weighted by how
-    much of each patch's cell is hole, so the known region (the same in every sample) does
-    not dilute it. Returns (B,k) long indices: ``samples[b, order[b, 0]]`` scores highest.
-    """
-    b, k = samples.shape[:2]
-    flat = samples.flatten(0, 1)
-    hole = (mask > 0.5).to(flat.dtype).repeat_interleave(k, dim=0)
-    if image is not None:
-        flat = composite(flat, image.repeat_interleave(k, dim=0), hole)
-    with torch.no_grad():
-        scores = discriminator(flat)
-    weight = F.adaptive_avg_pool2d(hole, scores.shape[-2:]) + 1e-6
-    score = (scores.mean(dim=1, keepdim=True) * weight).sum(dim=(1, 2, 3)) / weight.sum(
-        dim=(1, 2, 3))
-    return score.view(b, k).argsort(dim=1, descending=True)
-
-
 __all__ = [
-    "Gaussian", "PICDiscriminator", "PICDiscriminatorConfig", "PICNet", "PICNetConfig",
-    "PICNetOutput", "rank_samples", "reconstructive_prior_sigma", "scale_pyramid",
+    "Gaussian", "PICNet", "PICNetConfig", "PICNetOutput", "reconstructive_prior_sigma", "scale_pyramid",
 ]

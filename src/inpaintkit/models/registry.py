@@ -15,7 +15,8 @@ from inpaintkit.errors import InpaintError
 from inpaintkit.models.base import InpaintModel, config_from_dict
 from inpaintkit.models.deepfill_v2 import DeepFillV2, DeepFillV2Vanilla
 from inpaintkit.models.pconv_unet import PConvUNet
-from inpaintkit.models.pic_net import PICDiscriminator, PICNet
+from inpaintkit.models.pic_discriminator import PICDiscriminator
+from inpaintkit.models.pic_net import PICNet
 from inpaintkit.models.rn_inpaint import EdgePatchGAN, RNInpaint
 from inpaintkit.models.sn_patchgan import SNPatchGAN
 
