@@ -68,3 +68,21 @@ def test_ddp_two_cpu_processes_stay_in_sync(image_dir, tmp_path):
     sums = state["replica_checksums"]
     assert state["world_size"] == 2 and len(sums) == 2
     assert sums[0] == sums[1]
+
+
+def test_sigterm_checkpoints_and_exits_cleanly(image_dir, tmp_path):
+    args = _args(image_dir, tmp_path, "term", 100000) + ["--set", "ckpt_every=0", "--set", "log_every=1"]
+    proc = subprocess.Popen([sys.executable, "-m", "inpaintkit", "train"] + args, env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in proc.stdout:  # wait until a few steps are done
+        lines.append(line)
+        if line.startswith("step 3/"):
+            break
+    proc.send_signal(signal.SIGTERM)
+    rest, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, "".join(lines) + rest
+    latest = (tmp_path / "term" / "checkpoints" / "latest").read_text().strip()
+    step = int(latest.split("_")[1])
+    assert 3 <= step < 100000
+    assert "stopped by signal" in rest
