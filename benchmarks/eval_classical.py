@@ -1,4 +1,4 @@
-"""Telea vs Navier-Stokes (OpenCV, radius 3) on the six-bucket irregular-mask protocol.
+"""The classical fills (Telea, Navier-Stokes, smooth; radius 3) on the six-bucket irregular-mask protocol.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/eval_classical.py [--images 100] [--size 256]
         [--masks-per-bucket 1] [--seed 0] [--json out.json] [--csv out.csv]
@@ -13,41 +13,18 @@ import argparse
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
-import torch
 from rich.console import Console
 
-from inpaintkit.conventions import image_to_tensor, tensor_to_image
+from inpaintkit.classical import CLASSICAL_METHODS
+from inpaintkit.inference.classical import ClassicalInpainter
 from inpaintkit.metrics.evaluate import evaluate, results_table, write_csv, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 
 
-class _CV2Inpaint:
-    """Fallback if inpaintkit.inference.classical is unavailable."""
-
-    def __init__(self, flag: int, radius: int = 3) -> None:
-        self.flag, self.radius = flag, radius
-
-    def inpaint(self, image, mask, generator=None):
-        out = []
-        for img, m in zip(image, mask, strict=True):
-            hole = (m[0] > 0.5).cpu().numpy().astype(np.uint8)
-            out.append(image_to_tensor(cv2.inpaint(tensor_to_image(img), hole, self.radius,
-                                                   self.flag)))
-        return torch.cat(out)
-
-
-def classical_models(radius: int = 3) -> dict[str, object]:
-    try:
-        from inpaintkit.inference.classical import ClassicalInpainter
-
-        return {m: ClassicalInpainter(m, radius) for m in ("telea", "ns")}
-    except ImportError:
-        return {"telea": _CV2Inpaint(cv2.INPAINT_TELEA, radius),
-                "ns": _CV2Inpaint(cv2.INPAINT_NS, radius)}
+def classical_models(radius: int = 3) -> dict[str, ClassicalInpainter]:
+    return {m: ClassicalInpainter(m, radius) for m in CLASSICAL_METHODS}
 
 
 def main() -> None:

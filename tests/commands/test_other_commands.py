@@ -52,7 +52,7 @@ def test_export_errors(runner, tmp_path, args, message):
 def test_models_lists_registry_and_classical(runner):
     r = runner.invoke(app, ["models", "--no-flops"], env={"COLUMNS": "160"})
     assert r.exit_code == 0, r.output
-    for name in [*MODELS, "telea", "ns"]:
+    for name in [*MODELS, "telea", "ns", "smooth"]:
         assert name in r.stdout
     params = sum(p.numel() for p in create_model("rn_inpaint").parameters())
     assert f"{params / 1e6:.2f} M" in r.stdout

@@ -17,7 +17,7 @@ def _gradient(h: int = 48, w: int = 64) -> np.ndarray:
     return np.clip(np.broadcast_to(x * 0.5 + y, (h, w, 3)), 0, 255).astype(np.uint8).copy()
 
 
-@pytest.mark.parametrize("method", ["telea", "ns"])
+@pytest.mark.parametrize("method", ["telea", "ns", "smooth"])
 def test_fills_a_smooth_image_smoothly_and_keeps_known_pixels(method):
     image = _gradient()
     mask = np.zeros(image.shape[:2], dtype=bool)
@@ -32,7 +32,7 @@ def test_fills_a_smooth_image_smoothly_and_keeps_known_pixels(method):
     assert model.multiple == 1 and not model.pluralistic
 
 
-@pytest.mark.parametrize("method", ["telea", "ns"])
+@pytest.mark.parametrize("method", ["telea", "ns", "smooth"])
 def test_tensor_path_equals_array_path(method):
     image = _gradient()
     mask = np.zeros(image.shape[:2], dtype=bool)

@@ -39,6 +39,7 @@ CASES = [
 ]
 if "deepfill_v2" in MODELS:
     CASES.append(pytest.param("deepfill_v2", {"coarse": "telea"}, id="deepfill_v2-telea"))
+    CASES.append(pytest.param("deepfill_v2", {"coarse": "smooth", "residual": True}, id="deepfill_v2-smooth"))
 
 
 @pytest.mark.parametrize("name, overrides", CASES)
@@ -49,6 +50,7 @@ def test_round_trip_matches_pytorch(name, overrides, tmp_path):
     assert result.path.is_file() and result.model == name
     assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]  # no temporary file left
     runner = OnnxInpaintModel(result.path)
+    assert runner.metadata["coarse"] == overrides.get("coarse", "")
     image, mask = _inputs(result.size, seed=5)  # not the export example
     got = runner.inpaint(image, mask)
     assert got.shape == image.shape and torch.isfinite(got).all()

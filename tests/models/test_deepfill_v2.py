@@ -6,6 +6,7 @@ import cv2
 import pytest
 import torch
 
+from inpaintkit.classical import classical_fill
 from inpaintkit.conventions import image_to_tensor, tensor_to_image, tensor_to_mask
 from inpaintkit.layers.gated_conv import GatedConv2d
 from inpaintkit.models import MODELS, create_model
@@ -16,6 +17,7 @@ VARIANTS = [
     ("deepfill_v2", {}),
     ("deepfill_v2_vanilla", {}),
     ("deepfill_v2", {"coarse": "telea", "residual": True}),
+    ("deepfill_v2", {"coarse": "smooth", "residual": True}),
     ("deepfill_v2", {"slim": True, "in_extra": 1, "refine_sees_mask": False}),
 ]
 
@@ -160,23 +162,28 @@ def test_output_layers_are_plain_convs_and_vanilla_has_no_gates() -> None:
         DeepFillV2Vanilla(DeepFillV2Config(cnum=16))
 
 
-def _telea(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def _classical(image: torch.Tensor, mask: torch.Tensor, method: str) -> torch.Tensor:
     out = []
     for img, m in zip(image, mask, strict=True):
-        filled = cv2.inpaint(tensor_to_image(img), tensor_to_mask(m), 3, cv2.INPAINT_TELEA)
+        rgb, hole = tensor_to_image(img), tensor_to_mask(m)
+        if method == "telea":  # independent of inpaintkit.classical on purpose
+            filled = cv2.inpaint(rgb, hole, 3, cv2.INPAINT_TELEA)
+        else:
+            filled = classical_fill(rgb, hole, method, 3)
         out.append(image_to_tensor(filled))
     return torch.cat(out)
 
 
-def test_untrained_telea_residual_returns_the_telea_result() -> None:
+@pytest.mark.parametrize("method", ["telea", "smooth"])
+def test_untrained_classical_residual_returns_the_classical_result(method: str) -> None:
     torch.manual_seed(4)
-    model = create_model("deepfill_v2", tiny=True, coarse="telea", residual=True).eval()
+    model = create_model("deepfill_v2", tiny=True, coarse=method, residual=True).eval()
     assert model.coarse_net is None
     # A smooth image so Telea has something meaningful to continue.
     ys, xs = torch.meshgrid(torch.linspace(-1, 1, 64), torch.linspace(-1, 1, 96), indexing="ij")
     image = torch.stack([ys, xs, ys * xs]).unsqueeze(0).repeat(2, 1, 1, 1)
     _, mask = _batch(64, 96)
-    expected = _telea(torch.where(mask > 0.5, 0.0, image), mask)
+    expected = _classical(torch.where(mask > 0.5, 0.0, image), mask, method)
     with torch.no_grad():
         coarse, refined = model(image, mask)
     hole = mask.expand_as(image) > 0.5

@@ -18,7 +18,7 @@ CONFIGS = sorted(p for p in (Path(__file__).parents[2] / "configs").glob("*.yaml
 def smoke_overrides(image_dir, out_dir, steps=20):
     return [f"data={image_dir}", f"out_dir={out_dir}", "tiny=true", "size=64", f"steps={steps}",
             "batch_size=2", "num_workers=0", "threads=1", "ckpt_every=10", "image_every=10",
-            "log_every=5", "ema=0.9"]
+            "log_every=5", "ema=0.9", "init="]  # init: default.yaml fine-tunes a local run
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[p.stem for p in CONFIGS])
@@ -51,3 +51,24 @@ def test_refuses_to_overwrite_a_run(image_dir, tmp_path):
         train(cfg)
     # --resume auto on a finished run is a no-op that returns the last checkpoint
     assert train(cfg, resume="auto").name == "step_00000002"
+
+
+def test_init_starts_a_fresh_run_from_given_weights(image_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    from inpaintkit.errors import InpaintError
+
+    config = Path(__file__).parents[2] / "configs" / "default.yaml"
+    first = train(load_config(config, [*smoke_overrides(image_dir, tmp_path, steps=2), "name=a", "ema=0"]))
+    # lr 0: the weights after one step are exactly the ones it started from
+    tuned = train(load_config(config, [*smoke_overrides(image_dir, tmp_path, steps=1), "name=b", "ema=0",
+                                       "lr_g=0", f"init={first}"]))
+    want, got = load_file(first / "model.safetensors"), load_file(tuned / "model.safetensors")
+    assert want.keys() == got.keys() and all(torch.equal(want[k], got[k]) for k in want)
+    # weights of another architecture are refused with the reason
+    other = train(load_config(CONFIGS[0], [*smoke_overrides(image_dir, tmp_path, steps=1), "name=c"]))
+    with pytest.raises(InpaintError, match="does not fit the model"):
+        train(load_config(config, [*smoke_overrides(image_dir, tmp_path, steps=1), "name=d", f"init={other}"]))
+    with pytest.raises(InpaintError, match="init: .* does not exist"):
+        train(load_config(config, [*smoke_overrides(image_dir, tmp_path, steps=1), "name=e",
+                                   f"init={tmp_path / 'nothing'}"]))

@@ -12,7 +12,7 @@ import typer
 def evaluate(
     model: list[str] = typer.Option(
         ..., "--model", "-m",
-        help="Model name (registry, 'telea', 'ns', 'default') or checkpoint folder; repeat to compare.",
+        help="Model name (registry, 'telea', 'ns', 'smooth', 'default') or checkpoint folder; repeat to compare.",
     ),
     images: Path = typer.Option(Path("../shared/data/val"), "--images", help="Folder of ground-truth images."),
     masks: Path = typer.Option(

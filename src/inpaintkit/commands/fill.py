@@ -166,7 +166,7 @@ def fill(
     ] = None,
     model: Annotated[
         str,
-        typer.Option("--model", help="default, telea, ns, a model name, a checkpoint folder or .onnx."),
+        typer.Option("--model", help="default, telea, ns, smooth, a model name, a checkpoint folder or .onnx."),
     ] = "default",
     samples: Annotated[int, typer.Option("--samples", "-k", min=1, help="Results per image.")] = 1,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed (reproducible runs).")] = None,

@@ -36,7 +36,7 @@ def models(
     from rich.console import Console
     from rich.table import Table
 
-    from inpaintkit.inference.weights import DEFAULT_WEIGHTS, read_checkpoint_config
+    from inpaintkit.inference.weights import CLASSICAL_NAMES, DEFAULT_WEIGHTS, read_checkpoint_config
     from inpaintkit.models import MODELS
 
     table = Table(title=f"inpaintkit models (GFLOPs at {size}x{size})" if flops else "inpaintkit models")
@@ -56,7 +56,7 @@ def models(
             str(info["multiple"]),
             "pluralistic" if getattr(MODELS[name], "pluralistic", False) else "one",
         )
-    for name in ("telea", "ns"):
+    for name in CLASSICAL_NAMES:
         table.add_row(name, "OpenCV", "0", "n/a", "1", "one")
     console = Console(highlight=False)
     console.print(table)

@@ -1,13 +1,5 @@
-"""Classical (non-learned) inpainting: OpenCV's Telea and Navier-Stokes methods.
-
-* ``telea``: fast marching method; each hole pixel, taken in order of its distance to the
-  known region, becomes a weighted average of known neighbours within ``radius`` (weights
-  favour close pixels, pixels along the normal to the front and pixels near the front).
-  A. Telea, "An Image Inpainting Technique Based on the Fast Marching Method",
-  J. Graphics Tools 9(1), 2004.
-* ``ns``: propagates image smoothness (the Laplacian) along isophotes, i.e. a discretised
-  Navier-Stokes stream function. M. Bertalmio, A. L. Bertozzi, G. Sapiro, "Navier-Stokes,
-  Fluid Dynamics, and Image and Video Inpainting", CVPR 2001.
+"""Classical (non-learned) inpainting behind the generator protocol: ``telea``, ``ns``
+and ``smooth`` (the fills themselves, with references, are in :mod:`inpaintkit.classical`).
 
 :class:`ClassicalInpainter` follows the generator protocol of
 :mod:`inpaintkit.models.base` (``inpaint(image (B,3,H,W) in [-1,1], mask (B,1,H,W)) ->
@@ -20,14 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 
-import cv2
 import numpy as np
 import torch
 
+from inpaintkit.classical import CLASSICAL_METHODS, classical_fill
 from inpaintkit.errors import InpaintError
 from inpaintkit.models.base import InpaintModel
 
-METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
+METHODS = CLASSICAL_METHODS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +37,7 @@ class ClassicalInpainter(InpaintModel):
 
     def __init__(self, method: str = "telea", radius: int = 3) -> None:
         if method not in METHODS:
-            raise InpaintError(f"unknown classical method '{method}' (known: telea, ns)")
+            raise InpaintError(f"unknown classical method '{method}' (known: {', '.join(METHODS)})")
         if radius < 1:
             raise InpaintError(f"inpainting radius must be >= 1, got {radius}")
         super().__init__(ClassicalConfig(method=method, radius=int(radius)))
@@ -76,7 +68,7 @@ class ClassicalInpainter(InpaintModel):
         hole = np.ascontiguousarray((np.asarray(mask) > 0).astype(np.uint8) * 255)
         if not hole.any():
             return image.copy()
-        return cv2.inpaint(np.ascontiguousarray(image), hole, self.radius, METHODS[self.method])
+        return classical_fill(np.ascontiguousarray(image), hole, self.method, self.radius)
 
     def inpaint(
         self, image: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None

@@ -13,11 +13,12 @@ then resizes its inputs to that size and the result back (the caller composites)
 Every export is verified on two different inputs at the export size, so a graph that
 traced an input-dependent value as a constant is caught rather than shipped.
 
-Partly exportable: DeepFill v2 with ``coarse="telea"`` runs OpenCV Telea inside
-``forward`` (a per-sample uint8 call no graph can hold). Its export takes the coarse result
-as a third input, ``(image, mask, coarse)``: the network part (refinement stage) is the
-graph, and :class:`OnnxInpaintModel` computes the Telea stage with OpenCV before calling
-ONNX Runtime (metadata ``coarse=telea``). The result equals the PyTorch model's.
+Partly exportable: DeepFill v2 with a classical coarse stage (``coarse="telea"``, ``"ns"``
+or ``"smooth"``) runs OpenCV inside ``forward`` (a per-sample uint8 call no graph can hold).
+Its export takes the coarse result as a third input, ``(image, mask, coarse)``: the network
+part (refinement stage) is the graph, and :class:`OnnxInpaintModel` computes the coarse
+stage with OpenCV before calling ONNX Runtime (metadata ``coarse=<method>``). The result
+equals the PyTorch model's.
 
 Not exportable (an :class:`InpaintError` says so): the classical methods (OpenCV only),
 models that set ``onnx_exportable = False`` or to a reason string, and models whose tracing
@@ -83,35 +84,38 @@ class _InpaintGraphWithCoarse(nn.Module):
         self.home = sys.modules[type(model).__module__]
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
-        original = self.home.telea_coarse
-        self.home.telea_coarse = lambda x, m: coarse
+        original = self.home.classical_coarse
+        self.home.classical_coarse = lambda x, m, method: coarse
         try:
             return self.model.inpaint(image, mask)
         finally:
-            self.home.telea_coarse = original
+            self.home.classical_coarse = original
 
 
-def _external_coarse(model: Any) -> bool:
-    """True for models whose coarse stage is OpenCV Telea (DeepFill ``coarse="telea"``)."""
+def _external_coarse(model: Any) -> str:
+    """The classical coarse method of a model (DeepFill ``coarse="telea"`` etc.), else ""."""
+    from inpaintkit.classical import CLASSICAL_METHODS
+
     home = sys.modules.get(type(model).__module__)
-    return (
-        getattr(getattr(model, "config", None), "coarse", None) == "telea"
-        and callable(getattr(home, "telea_coarse", None))
-    )
+    method = getattr(getattr(model, "config", None), "coarse", None)
+    if method in CLASSICAL_METHODS and callable(getattr(home, "classical_coarse", None)):
+        return str(method)
+    return ""
 
 
-def telea_coarse_input(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """The ``coarse`` input of a Telea-coarse export: Telea (radius 3) of the masked image."""
+def classical_coarse_input(image: torch.Tensor, mask: torch.Tensor, method: str) -> torch.Tensor:
+    """The ``coarse`` input of a classical-coarse export: the fill (radius 3) of the masked image."""
     from inpaintkit.conventions import masked_input
     from inpaintkit.inference.classical import ClassicalInpainter
 
-    return ClassicalInpainter("telea", 3).inpaint(masked_input(image, mask), mask)
+    return ClassicalInpainter(method, 3).inpaint(masked_input(image, mask), mask)
 
 
-def _feed(session, image: torch.Tensor, mask: torch.Tensor) -> dict[str, np.ndarray]:
+def _feed(session, image: torch.Tensor, mask: torch.Tensor, coarse_method: str) -> dict[str, np.ndarray]:
     feed = {"image": image.detach().float().cpu().numpy(), "mask": mask.detach().float().cpu().numpy()}
     if "coarse" in {i.name for i in session.get_inputs()}:
-        feed["coarse"] = telea_coarse_input(image.detach().float().cpu(), mask.detach().float().cpu()).numpy()
+        image_c, mask_c = image.detach().float().cpu(), mask.detach().float().cpu()
+        feed["coarse"] = classical_coarse_input(image_c, mask_c, coarse_method).numpy()
     return feed
 
 
@@ -205,7 +209,7 @@ def _torch_export(graph: nn.Module, example: tuple[torch.Tensor, ...], path: Pat
 
 def _compare(session, model: nn.Module, image: torch.Tensor, mask: torch.Tensor,
              stochastic: bool) -> float | None:
-    got = session.run([OUTPUT_NAME], _feed(session, image, mask))[0]
+    got = session.run([OUTPUT_NAME], _feed(session, image, mask, _external_coarse(model)))[0]
     if got.shape != tuple(image.shape) or not np.isfinite(got).all():
         raise ValueError(f"ONNX output has shape {got.shape} (expected {tuple(image.shape)}) or NaNs")
     if stochastic:
@@ -326,7 +330,7 @@ def export_onnx(model: nn.Module | str | os.PathLike, path: str | os.PathLike, s
         device = next(module.parameters()).device
     except StopIteration:
         device = torch.device("cpu")
-    coarse_mode = "telea" if _external_coarse(module) else ""
+    coarse_mode = _external_coarse(module)
     graph = (_InpaintGraphWithCoarse(module) if coarse_mode else _InpaintGraph(module)).eval()
     image, mask = _example((size, size), device)
     # Same size, other content: catches values traced as constants.
@@ -337,7 +341,7 @@ def export_onnx(model: nn.Module | str | os.PathLike, path: str | os.PathLike, s
 
     def example(pair: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, ...]:
         if coarse_mode:
-            return (*pair, telea_coarse_input(*pair).to(device))
+            return (*pair, classical_coarse_input(*pair, coarse_mode).to(device))
         return pair
 
     path = Path(path)
@@ -398,7 +402,7 @@ def export_onnx(model: nn.Module | str | os.PathLike, path: str | os.PathLike, s
                 notes.append(f"'{name}' samples randomly: ONNX output checked for shape only")
             if coarse_mode:
                 notes.append(
-                    f"'{name}' has an OpenCV Telea coarse stage: the graph takes it as a third "
+                    f"'{name}' has an OpenCV {coarse_mode} coarse stage: the graph takes it as a third "
                     f"input 'coarse' (OnnxInpaintModel computes it)"
                 )
             os.replace(tmp, path)
@@ -450,7 +454,9 @@ class OnnxInpaintModel:
         return self
 
     def _run(self, image: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
-        return self.session.run([OUTPUT_NAME], _feed(self.session, image, mask))[0]
+        # Exports made before "smooth" existed say coarse=telea; no metadata means Telea too.
+        method = self.metadata.get("coarse") or "telea"
+        return self.session.run([OUTPUT_NAME], _feed(self.session, image, mask, method))[0]
 
     def inpaint(self, image: torch.Tensor, mask: torch.Tensor,
                 generator: torch.Generator | None = None) -> torch.Tensor:

@@ -145,7 +145,7 @@ def _composite_uint8(pred: np.ndarray, image: np.ndarray, hole: np.ndarray) -> n
 class Inpainter:
     """Fill holes in uint8 images with any model (see the module docstring).
 
-    ``model``: ``"default"``, a registry name, ``"telea"``/``"ns"``, a checkpoint folder or
+    ``model``: ``"default"``, a registry name, ``"telea"``/``"ns"``/``"smooth"``, a checkpoint folder or
     ``.safetensors`` file, an ``.onnx`` file, or a module following the generator protocol.
     ``max_pixels``: larger images are refused (None: no limit).
     """

@@ -44,7 +44,7 @@ FORMAT = "inpaintkit"
 VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
-CLASSICAL_NAMES = tuple(METHODS)  # ("telea", "ns")
+CLASSICAL_NAMES = tuple(METHODS)  # ("telea", "ns", "smooth")
 # The weights that ship with the package (config.json + model.safetensors).
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "default"
 _RESERVED = {"format", "version", "model", "config", "dtype"}

@@ -21,19 +21,19 @@ same layer. With ``c = cnum/2`` (24 by default) the widths are c, 2c and 4c (the
 plain convolutions (no gate), as in the official code. Parameter counts (generator):
 default 4,057,278 (official input plan, ``refine_sees_mask=False``: 4,052,478; the paper
 reports 4.1M); ``slim``: 1,359,486; ``tiny`` (cnum 16): 456,174; ``coarse="telea"`` drops
-the coarse network: 2,426,127.
+the coarse network (any classical ``coarse``): 2,426,127.
 
 Differences from the official code (documented choices):
 
 * the refinement stage also sees the ones channel, the mask and the sketch (the official
   v2 feeds it only the 3-channel composited image); set ``refine_sees_mask=False`` for the
   official input. It costs ~5k parameters and lets a residual refinement over a fixed
-  (Telea) coarse result know where the hole is.
+  (classical) coarse result know where the hole is.
 * the contextual-attention mask is downsampled with max pooling (any hole pixel), not
   nearest, and the layer uses true cosine similarity (see its module).
-* the learned coarse network can be replaced by OpenCV Telea (``coarse="telea"``): each
-  sample is inpainted by ``cv2.inpaint(..., 3, cv2.INPAINT_TELEA)`` on uint8 under
-  ``no_grad`` on the CPU. That stage is **not differentiable** (no gradient reaches it; the
+* the learned coarse network can be replaced by a classical fill (``coarse="telea"``,
+  ``"ns"`` or ``"smooth"``, :mod:`inpaintkit.classical`): each sample is filled on uint8
+  under ``no_grad`` on the CPU. That stage is **not differentiable** (no gradient reaches it; the
   coarse output has ``requires_grad=False``) and **not part of ONNX export** (it is a
   per-sample OpenCV call outside the graph).
 * ``residual=True``: the refinement output is ``clamp(x2 + delta, -1, 1)`` with the last
@@ -52,11 +52,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import cv2
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from inpaintkit.classical import CLASSICAL_METHODS, classical_fill
 from inpaintkit.conventions import (
     composite,
     image_to_tensor,
@@ -68,7 +68,7 @@ from inpaintkit.layers.contextual_attention import ContextualAttention
 from inpaintkit.layers.gated_conv import GatedConv2d, GatedDeconv2d
 from inpaintkit.models.base import InpaintModel
 
-COARSE_MODES = ("learned", "telea")
+COARSE_MODES = ("learned", *CLASSICAL_METHODS)
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,8 @@ class DeepFillV2Config:
     slim: bottleneck width 2c instead of 4c (c = cnum/2): about 3x fewer parameters.
     in_extra: extra input channels (1 = a user sketch / edge map, used inside the hole).
     gated: gated convolutions; False = plain convs (the vanilla ablation).
-    coarse: "learned" (coarse network) or "telea" (OpenCV Telea, radius 3, no parameters).
+    coarse: "learned" (coarse network) or a classical fill with no parameters: "telea",
+        "ns" or "smooth" (radius 3; see :mod:`inpaintkit.classical`).
     residual: refined = clamp(coarse + delta, -1, 1) with a zero-initialised last layer.
     refine_sees_mask: feed ones + mask (+ sketch) to the refinement stage too.
     """
@@ -122,8 +123,8 @@ def _rgb_out(in_ch: int, zero: bool = False) -> nn.Conv2d:
 
 
 @torch.no_grad()
-def telea_coarse(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """OpenCV Telea (radius 3) of each sample, ``(B,3,H,W)`` in [-1, 1] on image's device.
+def classical_coarse(image: torch.Tensor, mask: torch.Tensor, method: str) -> torch.Tensor:
+    """A classical fill (radius 3) of each sample, ``(B,3,H,W)`` in [-1, 1] on image's device.
 
     Runs on CPU uint8 (values are rounded to 1/127.5); not differentiable.
     """
@@ -131,7 +132,7 @@ def telea_coarse(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     for img, m in zip(image, mask.expand(image.shape[0], -1, -1, -1), strict=True):
         rgb = tensor_to_image(img)  # (H, W, 3) uint8
         hole = tensor_to_mask(m)  # (H, W) uint8, 255 = hole
-        filled.append(image_to_tensor(cv2.inpaint(rgb, hole, 3, cv2.INPAINT_TELEA)))
+        filled.append(image_to_tensor(classical_fill(rgb, hole, method, 3)))
     return torch.cat(filled).to(device=image.device, dtype=image.dtype)
 
 
@@ -269,7 +270,7 @@ class DeepFillV2(InpaintModel):
         full_in = self._inputs(x, mask, sketch)  # (B, 5+e, H, W)
 
         if self.coarse_net is None:
-            coarse = telea_coarse(x, mask)  # (B, 3, H, W), no gradient
+            coarse = classical_coarse(x, mask, self.config.coarse)  # (B, 3, H, W), no gradient
         else:
             coarse = self.coarse_net(full_in)  # (B, 3, H, W)
 

@@ -25,6 +25,9 @@ class TrainConfig:
     model: str = "deepfill_v2"  # key of models.MODELS
     model_args: dict[str, Any] = field(default_factory=dict)
     tiny: bool = False  # start from the model's test-sized config (smoke tests)
+    # fine-tuning: generator weights to start from (a checkpoint / weights folder holding
+    # model.safetensors, or a .safetensors file); ignored when resuming
+    init: str = ""
     discriminator: str | None = "sn_patchgan"
     disc_args: dict[str, Any] = field(default_factory=dict)
     objective_args: dict[str, Any] = field(default_factory=dict)

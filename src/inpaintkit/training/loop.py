@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from inpaintkit.errors import InpaintError
 from inpaintkit.inference.weights import registry_name
+from inpaintkit.io import read_state_dict
 from inpaintkit.training import checkpoint as ckpt
 from inpaintkit.training import distributed as distr
 from inpaintkit.training.config import TrainConfig, config_to_dict
@@ -186,6 +187,10 @@ def _train(cfg: TrainConfig, resume: str | Path | None, info: distr.DistInfo) ->
         meta, tensors = ckpt.load_checkpoint(found)
         ckpt.restore(meta, tensors, generator=generator, modules=modules, optimizers=optimizers)
         start = int(meta["step"])
+    elif cfg.init:  # a fresh run (not a resumed one) may start from given weights
+        _init_weights(generator, cfg.init)
+        if ema is not None:
+            ema.load_state_dict(generator.state_dict())
 
     use_amp = cfg.amp
     amp_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
@@ -209,7 +214,8 @@ def _train(cfg: TrainConfig, resume: str | Path | None, info: distr.DistInfo) ->
                         # its own generator: creating the iterator must not draw from the
                         # global RNG, or a resumed run would diverge from an uninterrupted one
                         generator=torch.Generator().manual_seed(cfg.seed),
-                        persistent_workers=cfg.num_workers > 0)
+                        persistent_workers=cfg.num_workers > 0,
+                        worker_init_fn=_ignore_stop_signals)
     batches = iter(loader)
 
     logger = TrainLogger(cfg, start, enabled=info.is_main)
@@ -302,6 +308,37 @@ def _train(cfg: TrainConfig, resume: str | Path | None, info: distr.DistInfo) ->
     if last_ckpt is None:  # steps <= start: nothing to do
         last_ckpt = save(step)
     return last_ckpt
+
+
+def _ignore_stop_signals(_worker_id: int) -> None:
+    """Data workers ignore SIGINT/SIGTERM: a Ctrl-C or a scheduler's kill of the whole process
+    group must reach only the main process, which finishes its step and checkpoints (a
+    worker dying first would abort the run). Workers still exit when the main process does."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _init_weights(generator: nn.Module, source: str) -> None:
+    """Load generator weights for fine-tuning; any name or shape mismatch is an error."""
+    path = Path(source)
+    if not path.exists():
+        raise InpaintError(f"init: {source} does not exist")
+    if path.is_dir():
+        path = path / "model.safetensors"
+    if path.suffix != ".safetensors":
+        raise InpaintError(f"init: expected a .safetensors file or a folder holding one, got {source}")
+    state = read_state_dict(path)
+    own = generator.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or wrong:
+        first = (missing or unexpected or wrong)[0]
+        raise InpaintError(
+            f"init: {path} does not fit the model ({len(missing)} missing, {len(unexpected)} "
+            f"unexpected, {len(wrong)} wrong-shaped tensors, e.g. '{first}')"
+        )
+    generator.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
 
 
 def _check_finite(info: distr.DistInfo, loss: torch.Tensor, step: int, logs: dict[str, float],
