@@ -286,3 +286,22 @@ def test_pic_samples_still_differ_after_smoke_training(image_dir, tmp_path):
           {key: (round(m, 4), round(lo, 4)) for key, (m, lo) in result.items()})
     mean_after, min_after = result["after 20 steps"]
     assert min_after > 5e-3 and mean_after > 1e-2
+
+
+# --- DeepFill (default model config) -------------------------------------------------------
+
+def test_deepfill_l2_term_matches_its_formula():
+    # The default config's hole-only weights, plus the optional squared-error term.
+    cfg = load_config(CONFIGS / "default.yaml", ["tiny=true", "size=64", "batch_size=2",
+                                                 "objective_args.l2_refined=0.5"])
+    obj = OBJECTIVES[cfg.method](cfg)
+    G, D = build(obj)
+    assert D is None
+    image, mask = batch()
+    coarse, refined = obj.generate(G, image, mask)
+    refined = refined + 0.1 * torch.randn_like(refined)  # the untrained residual is exactly 0
+    loss, logs = obj.generator_loss(None, image, mask, (coarse, refined))
+    diff = (refined - image) * mask
+    torch.testing.assert_close(loss, diff.abs().mean() + 0.5 * diff.square().mean())
+    assert logs["l2_refined"] == pytest.approx(float(0.5 * diff.detach().square().mean()))
+    assert set(logs) == {"l1_refined", "l2_refined", "g_loss"}

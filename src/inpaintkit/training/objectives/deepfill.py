@@ -2,8 +2,9 @@
 
 Generator: ``l1_coarse * |x - coarse| + l1_refined * |x - refined|`` (plain L1 over the
 whole image in the paper; ``hole_weight`` > 1 puts more weight on the hole) plus
-``gan_weight`` * SN-PatchGAN hinge loss. Discriminator: hinge loss on the completed
-image (known pixels from x, hole from the refined output) concatenated with the mask.
+``gan_weight`` * SN-PatchGAN hinge loss; ``l2_refined`` adds a squared-error term on the
+refined output (not in the paper: it targets PSNR). Discriminator: hinge loss on the
+completed image (known pixels from x, hole from the refined output) with the mask.
 With ``coarse="telea"`` the coarse output is not learned and its L1 term is skipped.
 """
 
@@ -15,7 +16,7 @@ from torch import nn
 
 from inpaintkit.conventions import composite
 from inpaintkit.losses.gan import GAN_LOSSES
-from inpaintkit.losses.reconstruction import masked_l1
+from inpaintkit.losses.reconstruction import masked_l1, masked_mse
 from inpaintkit.training.objectives.base import Logs, Objective
 
 
@@ -23,6 +24,7 @@ from inpaintkit.training.objectives.base import Logs, Objective
 class DeepFillArgs:
     l1_coarse: float = 1.0
     l1_refined: float = 1.0
+    l2_refined: float = 0.0
     hole_weight: float = 1.0
     valid_weight: float = 1.0
     gan_weight: float = 1.0
@@ -51,6 +53,10 @@ class DeepFillObjective(Objective):
         a = self.args
         loss = a.l1_refined * masked_l1(refined, image, mask, a.hole_weight, a.valid_weight)
         logs: Logs = {"l1_refined": float(loss.detach())}
+        if a.l2_refined > 0:
+            l2 = a.l2_refined * masked_mse(refined, image, mask, a.hole_weight, a.valid_weight)
+            loss = loss + l2
+            logs["l2_refined"] = float(l2.detach())
         if coarse.requires_grad and a.l1_coarse > 0:
             l1c = a.l1_coarse * masked_l1(coarse, image, mask, a.hole_weight, a.valid_weight)
             loss = loss + l1c

@@ -1,0 +1,94 @@
+"""Picture grid of validation photos with large holes: input | Telea | model | original.
+
+    .venv/bin/python benchmarks/default_model_grid.py [--model default] [--rows 6]
+        [--buckets 40-50 50-60] [--out docs/default_model_grid.png]
+
+Uses the evaluation protocol's pairing (``inpaintkit eval`` with the same ``--seed`` and
+``--size`` scores exactly these cases): photos of ../shared/data/val, irregular masks of
+../shared/data/masks/irregular. Rows are spread evenly over the chosen buckets' pairs, one
+per photo; the results are composited (known pixels are the input's).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from inpaintkit.conventions import composite, image_to_tensor, mask_to_tensor, tensor_to_image
+from inpaintkit.inference.classical import ClassicalInpainter
+from inpaintkit.inference.weights import load_model
+from inpaintkit.io import write_image
+from inpaintkit.masks.buckets import parse_bucket
+from inpaintkit.metrics.evaluate import prepare_image, read_image_rgb, read_mask_resized, select_pairs
+from inpaintkit.metrics.image_metrics import psnr
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+LABEL_H = 22
+
+
+def _label(tile: np.ndarray, text: str) -> np.ndarray:
+    """The tile with a white caption strip above it."""
+    strip = Image.new("RGB", (tile.shape[1], LABEL_H), "white")
+    ImageDraw.Draw(strip).text((4, 5), text, fill="black")
+    return np.concatenate([np.asarray(strip), tile], axis=0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--rows", type=int, default=6)
+    parser.add_argument("--buckets", nargs="+", default=["40-50", "50-60"])
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "default_model_grid.png")
+    args = parser.parse_args()
+
+    images_dir, masks_dir = args.data / "val", args.data / "masks" / "irregular"
+    names = sorted(p.name for p in images_dir.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    pairs, _, _ = select_pairs(names, sorted(masks_dir.glob("*.png")), args.size, 1, args.seed)
+    wanted = {parse_bucket(b) for b in args.buckets}
+    chosen, seen = [], set()
+    candidates = [p for p in pairs if p.bucket in wanted]
+    step = max(1, len(candidates) // args.rows)
+    for pair in candidates[::step] + candidates:
+        if pair.image not in seen and len(chosen) < args.rows:
+            chosen.append(pair)
+            seen.add(pair.image)
+
+    model = load_model(args.model)
+    telea = ClassicalInpainter("telea")
+    gap = np.full((args.size + LABEL_H, 6, 3), 255, np.uint8)
+    rows = []
+    for pair in chosen:
+        truth = prepare_image(read_image_rgb(images_dir / pair.image), args.size)
+        hole = read_mask_resized(masks_dir / pair.mask, args.size)
+        image, mask = image_to_tensor(truth), mask_to_tensor(hole)
+        damaged = torch.where(mask > 0.5, 1.0, image)  # the hole shown in white
+        with torch.no_grad():
+            ours = composite(model.inpaint(image * (1 - mask), mask), image, mask)
+            classical = composite(telea.inpaint(image * (1 - mask), mask), image, mask)
+        tiles = [
+            _label(tensor_to_image(damaged[0]), f"input, hole {100 * pair.hole_ratio:.0f}%"),
+            _label(tensor_to_image(classical[0]), f"Telea  {float(psnr(classical, image)[0]):.2f} dB"),
+            _label(tensor_to_image(ours[0]), f"{args.model}  {float(psnr(ours, image)[0]):.2f} dB"),
+            _label(truth, "original"),
+        ]
+        row = tiles[0]
+        for tile in tiles[1:]:
+            row = np.concatenate([row, gap, tile], axis=1)
+        rows.append(row)
+    spacer = np.full((6, rows[0].shape[1], 3), 255, np.uint8)
+    grid = rows[0]
+    for row in rows[1:]:
+        grid = np.concatenate([grid, spacer, row], axis=0)
+    print(write_image(args.out, grid))
+
+
+if __name__ == "__main__":
+    main()
