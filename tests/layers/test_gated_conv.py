@@ -27,7 +27,7 @@ def test_output_is_elu_feature_times_sigmoid_gate() -> None:
 def test_gate_values_lie_strictly_between_zero_and_one() -> None:
     torch.manual_seed(1)
     layer = GatedConv2d(4, 6, 3, keep_gate=True)
-    y = layer(torch.randn(3, 4, 16, 16) * 3)
+    y = layer(torch.randn(3, 4, 16, 16))
     gate = layer.last_gate
     assert gate is not None and gate.shape == y.shape
     assert not gate.requires_grad
@@ -144,3 +144,19 @@ def test_deconv_is_nearest_upsample_then_gated_conv() -> None:
     up = x.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
     torch.testing.assert_close(y, layer.conv(up))
     assert layer.last_gate is not None and layer.last_gate.shape == y.shape
+
+
+@pytest.mark.parametrize("activation", ["elu", "relu", "lrelu", None])
+@pytest.mark.parametrize("gate", [True, False])
+def test_init_keeps_the_signal_scale_through_depth(activation, gate) -> None:
+    # With PyTorch's default conv init a stack of gated layers shrinks the features ~3x per
+    # layer, so a deep refinement branch outputs a spatially constant map; see INIT_GAIN.
+    torch.manual_seed(0)
+    layers = torch.nn.Sequential(*(GatedConv2d(32, 32, 3, activation=activation, gate=gate) for _ in range(12)))
+    x = torch.randn(2, 32, 32, 32)
+    with torch.no_grad():
+        y = layers(x)
+    rms = float(y.square().mean().sqrt())
+    spread = float(y.std(dim=(2, 3)).mean())
+    assert 0.3 < rms < 3.0, rms
+    assert spread > 0.1, spread  # positions still differ: the signal did not collapse

@@ -293,7 +293,7 @@ def test_pic_samples_still_differ_after_smoke_training(image_dir, tmp_path):
 def test_deepfill_l2_term_matches_its_formula():
     # The default config's hole-only weights, plus the optional squared-error term.
     cfg = load_config(CONFIGS / "default.yaml", ["tiny=true", "size=64", "batch_size=2",
-                                                 "objective_args.l2_refined=0.5"])
+                                                 "objective_args.l1_refined=1", "objective_args.l2_refined=0.5"])
     obj = OBJECTIVES[cfg.method](cfg)
     G, D = build(obj)
     assert D is None

@@ -24,6 +24,14 @@ plain ``conv -> phi`` layer (used by the ``deepfill_v2_vanilla`` ablation).
 
 :class:`GatedDeconv2d` is the official "deconv": nearest-neighbour x2 upsampling followed by
 a 3x3 gated convolution (avoids the checkerboard artefacts of transposed convolutions).
+
+Initialisation: weights ~ N(0, (gain / sqrt(fan_in))^2), biases 0, with ``gain`` chosen so
+that a unit-second-moment input gives a unit-second-moment output (``INIT_GAIN``). With
+PyTorch's default conv init every gated layer shrinks the signal by about 3x (phi
+halves it, the sigmoid gate halves it again): measured in the 17-layer DeepFill refinement
+branch, the per-position spread of the features fell from 0.12 to 0.0005, the output was
+spatially constant and training only learned a colour offset. Under this init the
+features keep their scale through any depth (tests/layers/test_gated_conv.py).
 """
 
 from __future__ import annotations
@@ -39,6 +47,16 @@ _ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "elu": F.elu,
     "relu": F.relu,
     "lrelu": lambda t: F.leaky_relu(t, 0.2),
+}
+
+
+# gain such that E[(phi(f) * sigmoid(g))^2] = 1 for f, g ~ N(0, gain^2) (gated) or
+# E[phi(f)^2] = 1 (plain), found numerically (2e6 samples); plain ReLU is Kaiming's sqrt(2).
+INIT_GAIN: dict[tuple[str | None, bool], float] = {
+    ("elu", True): 2.241, ("elu", False): 1.277,
+    ("relu", True): 2.347, ("relu", False): 1.413,
+    ("lrelu", True): 2.306, ("lrelu", False): 1.386,
+    (None, True): 1.727, (None, False): 1.0,
 }
 
 
@@ -93,6 +111,9 @@ class GatedConv2d(nn.Module):
             padding=same_padding(kernel, dilation),
             dilation=dilation,
         )
+        fan_in = in_ch * kernel * kernel
+        nn.init.normal_(conv.weight, 0.0, INIT_GAIN[activation, gate] / fan_in**0.5)
+        nn.init.zeros_(conv.bias)
         self.conv = _spectral_norm(conv) if spectral_norm else conv
         self._phi = _ACTIVATIONS[activation] if activation is not None else None
 
