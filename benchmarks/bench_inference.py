@@ -2,8 +2,9 @@
 
 Cases: square crops of a photo resized to 256, 512 and 1024 px, and the 2400 px photos of
 ``../shared/data/highres`` (``--photos N`` of them, default 1), each with a ~5 % "object"
-mask (a rotated ellipse near the centre). Models: ``telea``, ``ns`` and every network of
-``MODELS`` with its full (untrained) config (weights do not change the cost), all through
+mask (a rotated ellipse near the centre). Models: ``telea``, ``ns``, ``smooth``, every
+network of ``MODELS`` with its full (untrained) config (weights do not change the cost),
+and ``default`` or a checkpoint folder (``--models default``), all through
 ``Inpainter(strategy="auto", native_size=256)`` as a user runs them. Next to each, raw
 ``cv2.inpaint`` Telea on the same image and mask in the same process, and the ratio.
 Then ONNX Runtime vs eager PyTorch for each network at 512 x 512 (``model.inpaint`` on
@@ -44,7 +45,16 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 HIGHRES = ROOT.parent / "shared" / "data" / "highres"
-CLASSICAL = ("telea", "ns")
+CLASSICAL = ("telea", "ns", "smooth")
+
+
+def _build(name: str):
+    """A registry network with its full untrained config, or ``default`` (the shipped
+    weights) / a checkpoint folder through ``load_model``."""
+    from inpaintkit.inference import load_model
+    from inpaintkit.models import MODELS, create_model
+
+    return create_model(name) if name in MODELS else load_model(name)
 
 
 # --- inputs --------------------------------------------------------------------------------
@@ -104,13 +114,12 @@ def run_case(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from inpaintkit.inference import Inpainter
-    from inpaintkit.models import create_model
 
     torch.set_num_threads(args.threads)
     image = load_input(args.input)
     h, w = image.shape[:2]
     mask = object_mask(h, w)
-    model = args.model if args.model in CLASSICAL else create_model(args.model)
+    model = args.model if args.model in CLASSICAL else _build(args.model)
     inp = Inpainter(model, device=args.device, strategy=args.strategy, native_size=256)
     before = _maxrss_mb()
     seconds = _median_time(lambda: inp.inpaint(image, mask, seed=0), args.warmup, args.repeat)
@@ -129,11 +138,10 @@ def run_onnx_case(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from inpaintkit.inference import OnnxInpaintModel, export_onnx
-    from inpaintkit.models import create_model
 
     torch.set_num_threads(args.threads)
     size = 512
-    model = create_model(args.model).eval()
+    model = _build(args.model).eval()
     image = torch.from_numpy(load_input(str(size))).permute(2, 0, 1)[None].float() / 127.5 - 1
     mask = torch.from_numpy(object_mask(size, size).astype(np.float32))[None, None]
     with tempfile.TemporaryDirectory() as tmp:
