@@ -8,6 +8,11 @@ from __future__ import annotations
 import torch
 
 
+def _region_weight(mask: torch.Tensor, hole_weight: float, valid_weight: float) -> torch.Tensor:
+    """(B,1,H,W): ``hole_weight`` in the hole, ``valid_weight`` outside."""
+    return valid_weight + (hole_weight - valid_weight) * mask
+
+
 def masked_l1(
     pred: torch.Tensor,
     target: torch.Tensor,
@@ -17,8 +22,7 @@ def masked_l1(
 ) -> torch.Tensor:
     """Mean |pred - target| with per-region weights (hole_weight = valid_weight = 1 is
     plain L1 over the whole image, as DeepFill v2's ``ae_loss``)."""
-    weight = valid_weight + (hole_weight - valid_weight) * mask
-    return (weight * (pred - target).abs()).mean()
+    return (_region_weight(mask, hole_weight, valid_weight) * (pred - target).abs()).mean()
 
 
 def masked_mse(
@@ -30,8 +34,7 @@ def masked_mse(
 ) -> torch.Tensor:
     """Mean (pred - target)^2 with per-region weights, as :func:`masked_l1`. Its minimiser is
     the conditional mean (L1's is the median), the estimate that maximises PSNR."""
-    weight = valid_weight + (hole_weight - valid_weight) * mask
-    return (weight * (pred - target).square()).mean()
+    return (_region_weight(mask, hole_weight, valid_weight) * (pred - target).square()).mean()
 
 
 def region_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
