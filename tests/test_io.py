@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inpaintkit.errors import InpaintError
+from inpaintkit.errors import InpaintError, NotFound, TooLarge, Unsupported
 from inpaintkit.io import (
     DEFAULT_MAX_PIXELS,
+    MASK_MODES,
     decode_image_bytes,
     decode_mask_bytes,
     list_image_files,
@@ -307,6 +308,56 @@ def test_palette_transparency_as_alpha(tmp_path):
     assert read_mask(p).tolist() == [[False, True]]
 
 
+def test_mask_modes_on_one_rgba_file(tmp_path):
+    # Colour: left column white; alpha: top row opaque. Each mode reads a different thing.
+    colour = np.zeros((2, 2, 3), np.uint8)
+    colour[:, 0] = 255
+    alpha = np.zeros((2, 2), np.uint8)
+    alpha[0] = 200
+    data = np.dstack([colour, alpha])
+    p = save(Image.fromarray(data, "RGBA"), tmp_path / "rgba.png")
+    expected = {
+        "luminance": colour[..., 0] > 127,
+        "alpha": alpha < 128,
+        "painted": alpha >= 128,
+    }
+    assert set(expected) == set(MASK_MODES)
+    raw = p.read_bytes()
+    for mode, want in expected.items():
+        assert read_mask(p, mode=mode).tolist() == want.tolist(), mode
+        assert decode_mask_bytes(raw, "m.png", mode=mode).tolist() == want.tolist(), mode
+    assert read_mask(p, use_alpha=True, mode="luminance").tolist() == expected["luminance"].tolist()
+    with pytest.raises(InpaintError) as e:
+        read_mask(p, mode="inverted")
+    assert "inverted" in str(e.value) and "painted" in str(e.value)
+
+
+def test_error_types_say_what_went_wrong(tmp_path, monkeypatch):
+    # The CLI and the web app report by these types (their exit code / HTTP status).
+    with pytest.raises(NotFound):
+        read_image(tmp_path / "missing.png")
+    with pytest.raises(NotFound):
+        list_image_files(tmp_path / "missing")
+    text = tmp_path / "a.png"
+    text.write_text("not an image")
+    with pytest.raises(Unsupported):
+        read_image(text)
+    with pytest.raises(Unsupported):
+        write_image(tmp_path / "out.gif", RGB)
+    big = save(Image.fromarray(RGB), tmp_path / "big.png")  # 16x12 = 192 pixels
+    with pytest.raises(TooLarge):
+        read_image(big, max_pixels=191)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 150)
+    with pytest.raises(TooLarge):
+        read_mask(big, max_pixels=None)
+    monkeypatch.undo()
+    truncated = tmp_path / "t.png"
+    truncated.write_bytes(big.read_bytes()[:60])
+    with pytest.raises(InpaintError) as e:
+        read_image(truncated)
+    assert type(e.value) is InpaintError
+
+
 def test_use_alpha_without_alpha_is_an_error(tmp_path):
     p = save(Image.fromarray(GRAY, "L"), tmp_path / "noalpha.png")
     with pytest.raises(InpaintError) as e:
@@ -463,19 +514,19 @@ def test_list_image_files(tmp_path):
 
 def test_permission_errors_simulated(tmp_path, monkeypatch):
     # Runs as root too (where chmod cannot make a file unreadable).
-    import inpaintkit.io as kio
+    import inpaintkit.io.read as reading
 
     p = save(Image.fromarray(RGB), tmp_path / "locked.png")
 
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(kio, "open", denied, raising=False)
+    monkeypatch.setattr(reading, "open", denied, raising=False)
     with pytest.raises(InpaintError) as e:
         read_image(p)
     assert "permission denied" in one_line_error(e, "locked.png")
     monkeypatch.undo()
-    monkeypatch.setattr(kio.os, "access", lambda *a, **k: False)
+    monkeypatch.setattr(os, "access", lambda *a, **k: False)
     with pytest.raises(InpaintError) as e:
         write_image(tmp_path / "out.png", RGB)
     assert "not writable" in one_line_error(e, "out.png")

@@ -1,11 +1,11 @@
-"""Reading and writing image and mask files, safely.
+"""Reading image and mask files (and in-memory uploads), safely.
 
-Every entry point (CLI, batch, web app, datasets) goes through these functions so that a
+Every entry point (CLI, batch, web app, datasets) reads through these functions so that a
 bad file always ends as one :class:`~inpaintkit.errors.InpaintError` naming the file and the
-reason, never as a traceback from deep inside Pillow.
-
-Reading (:func:`read_image`, :func:`read_mask`, :func:`decode_image_bytes`,
-:func:`decode_mask_bytes`):
+reason, never as a traceback from deep inside Pillow. The subclass tells the kind of
+problem: :class:`~inpaintkit.errors.NotFound` (missing file or folder),
+:class:`~inpaintkit.errors.TooLarge` (over the pixel limit), :class:`~inpaintkit.errors.Unsupported`
+(not one of the formats below); anything else (corrupt, truncated, empty...) is the base class.
 
 * formats: PNG, JPEG (incl. multi-picture MPO from cameras), WebP, BMP, TIFF; only these Pillow plugins
   are tried, which keeps the attack surface of the web app small;
@@ -25,25 +25,20 @@ Reading (:func:`read_image`, :func:`read_mask`, :func:`decode_image_bytes`,
     its full tonal range;
   - ``F`` (float) is taken as [0, 1] when its maximum is <= 1, else as [0, 255]; NaN -> 0.
 
-Masks are ``(H, W)`` bool, **True = hole**: a pixel is a hole when its luminance (8-bit,
-16-bit scaled as above) is > 127 (:data:`inpaintkit.conventions.MASK_THRESHOLD`). With
-``use_alpha=True`` the alpha channel is used instead: transparent (alpha < 128) = hole.
-An RGBA mask read without ``use_alpha`` uses its colour, not its alpha.
-
-Writing (:func:`write_image`) is atomic: the image is encoded into a temporary file in the
-destination folder, then ``os.replace``-d onto the target, so a failure or interruption
-never leaves a half-written file (the temporary file is removed on any failure). It does not
-``fsync``: it protects against failures of this process, not against power loss.
+Masks are ``(H, W)`` bool, **True = hole**, decided by the mask mode (:data:`MASK_MODES`):
+``luminance`` (the default): a pixel is a hole when its luminance (8-bit, 16-bit scaled as
+above) is > 127 (:data:`inpaintkit.conventions.MASK_THRESHOLD`); an RGBA mask is judged on
+its colour, not its alpha. ``alpha`` (``use_alpha=True``): transparent (alpha < 128) = hole.
+``painted``: opaque (alpha >= 128) = hole, for strokes painted on a transparent canvas.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import tempfile
 import threading
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +46,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from inpaintkit.conventions import MASK_THRESHOLD
-from inpaintkit.errors import InpaintError
+from inpaintkit.errors import InpaintError, NotFound, TooLarge, Unsupported
 
 #: Largest image accepted by default: 50 megapixels (e.g. 8660 x 5773). A decoded RGB image
 #: of that size takes 150 MB as uint8 and 600 MB as a float32 tensor, which is about the
@@ -71,6 +66,10 @@ IMAGE_SUFFIXES: dict[str, str] = {
     ".tiff": "TIFF",
 }
 
+#: How a mask file marks its holes (module docstring); the CLI's ``--mask-mode`` and the
+#: web API's ``mask_mode`` take these names.
+MASK_MODES = ("luminance", "alpha", "painted")
+
 # The Pillow plugins tried when opening; anything else is "not a supported image".
 _READ_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF")  # JPEG also opens MPO files
 
@@ -81,19 +80,9 @@ _ALPHA_MODES = ("RGBA", "LA", "La", "RGBa", "PA")
 _WARNINGS_LOCK = threading.Lock()
 
 
-def _current_umask() -> int:
-    # os.umask can only be read by setting it; done once at import (single-threaded then).
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
-
-_UMASK = _current_umask()
-
-
-# --- reading ---------------------------------------------------------------------------
-
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
+    """``Type: first line of the message``, for error messages about a library's exception."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
@@ -105,25 +94,25 @@ def _open_checked(source: Any, name: str, max_pixels: int | None) -> Image.Image
             warnings.simplefilter("always", Image.DecompressionBombWarning)
             img = Image.open(source, formats=_READ_FORMATS)
     except Image.DecompressionBombError as e:
-        raise InpaintError(
+        raise TooLarge(
             f"{name}: image too large, over Pillow's decompression-bomb limit ({e})"
         ) from None
     except UnidentifiedImageError:
-        raise InpaintError(
+        raise Unsupported(
             f"{name}: not a supported image file (PNG, JPEG, WebP, BMP or TIFF expected)"
         ) from None
     except Exception as e:  # header parsers raise all sorts (SyntaxError, struct.error...)
-        raise InpaintError(f"{name}: cannot read image header ({_describe(e)})") from None
+        raise InpaintError(f"{name}: cannot read image header ({describe(e)})") from None
     w, h = img.size
     if max_pixels is not None and w * h > max_pixels:
         img.close()
-        raise InpaintError(
+        raise TooLarge(
             f"{name}: image is {w}x{h} = {w * h:,} pixels, over the limit of {max_pixels:,} "
             f"(possible decompression bomb; raise max_pixels to allow it)"
         )
     if any(issubclass(c.category, Image.DecompressionBombWarning) for c in caught):
         img.close()
-        raise InpaintError(
+        raise TooLarge(
             f"{name}: image is {w}x{h} = {w * h:,} pixels, over Pillow's decompression-bomb "
             f"limit of {Image.MAX_IMAGE_PIXELS:,} (raise PIL.Image.MAX_IMAGE_PIXELS to allow it)"
         )
@@ -138,11 +127,11 @@ def _load_oriented(img: Image.Image, name: str) -> Image.Image:
     try:
         img.load()
     except Image.DecompressionBombError as e:
-        raise InpaintError(
+        raise TooLarge(
             f"{name}: image too large, over Pillow's decompression-bomb limit ({e})"
         ) from None
     except Exception as e:  # truncated / corrupt data: OSError, ValueError, SyntaxError...
-        raise InpaintError(f"{name}: cannot decode image ({_describe(e)})") from None
+        raise InpaintError(f"{name}: cannot decode image ({describe(e)})") from None
     try:
         oriented = ImageOps.exif_transpose(img)
     except Exception:
@@ -182,12 +171,20 @@ def _to_rgb(img: Image.Image, name: str) -> np.ndarray:
             # RGBA -> RGB in Pillow drops alpha and keeps the stored colour (module docstring).
             rgb = img.convert("RGB")
     except Exception as e:
-        raise InpaintError(f"{name}: unsupported image mode {img.mode} ({_describe(e)})") from None
+        raise InpaintError(f"{name}: unsupported image mode {img.mode} ({describe(e)})") from None
     return np.asarray(rgb, dtype=np.uint8).copy()
 
 
-def _to_mask(img: Image.Image, name: str, use_alpha: bool) -> np.ndarray:
-    if use_alpha:
+def _mask_mode(use_alpha: bool, mode: str | None) -> str:
+    if mode is None:
+        return "alpha" if use_alpha else "luminance"
+    if mode not in MASK_MODES:
+        raise InpaintError(f"unknown mask mode '{mode}' (use one of {', '.join(MASK_MODES)})")
+    return mode
+
+
+def _to_mask(img: Image.Image, name: str, mode: str) -> np.ndarray:
+    if mode != "luminance":
         if img.mode == "P" and "transparency" in img.info:
             alpha = np.asarray(img.convert("RGBA").getchannel("A"))
         elif img.mode in _ALPHA_MODES:
@@ -197,17 +194,18 @@ def _to_mask(img: Image.Image, name: str, use_alpha: bool) -> np.ndarray:
                 f"{name}: mask has no alpha channel (mode {img.mode}); "
                 f"use a white-on-black mask or an RGBA / LA image"
             )
-        return alpha < 128
+        transparent = alpha < 128
+        return ~transparent if mode == "painted" else transparent
     gray = _gray8(img)
     if gray is None:
         try:
-            # Colour only: an RGBA / LA / palette mask without use_alpha is judged on its
+            # Colour only: an RGBA / LA / palette mask in luminance mode is judged on its
             # colour (Pillow's conversions to L ignore alpha).
             base = img.convert("RGBA") if img.mode in ("P", "PA") else img
             gray = np.asarray(base.convert("L"))
         except Exception as e:
             raise InpaintError(
-                f"{name}: unsupported mask mode {img.mode} ({_describe(e)})"
+                f"{name}: unsupported mask mode {img.mode} ({describe(e)})"
             ) from None
     return gray > MASK_THRESHOLD
 
@@ -217,11 +215,11 @@ def _check_path(path: str | os.PathLike[str]) -> Path:
     try:
         st = p.stat()
     except FileNotFoundError:
-        raise InpaintError(f"{p}: no such file") from None
+        raise NotFound(f"{p}: no such file") from None
     except PermissionError:
         raise InpaintError(f"{p}: permission denied") from None
     except OSError as e:
-        raise InpaintError(f"{p}: cannot access ({e.strerror or _describe(e)})") from None
+        raise InpaintError(f"{p}: cannot access ({e.strerror or describe(e)})") from None
     if p.is_dir():
         raise InpaintError(f"{p}: is a directory, not an image file")
     if st.st_size == 0:
@@ -231,21 +229,24 @@ def _check_path(path: str | os.PathLike[str]) -> Path:
     return p
 
 
-def _read(path: str | os.PathLike[str], max_pixels: int | None, convert) -> np.ndarray:
+_Convert = Callable[[Image.Image, str], np.ndarray]
+
+
+def _read(path: str | os.PathLike[str], max_pixels: int | None, convert: _Convert) -> np.ndarray:
     p = _check_path(path)
     try:
         fh = open(p, "rb")  # noqa: SIM115 - closed below, the image keeps no reference
     except PermissionError:
         raise InpaintError(f"{p}: permission denied") from None
     except OSError as e:
-        raise InpaintError(f"{p}: cannot open ({e.strerror or _describe(e)})") from None
+        raise InpaintError(f"{p}: cannot open ({e.strerror or describe(e)})") from None
     with fh:
         img = _open_checked(fh, str(p), max_pixels)
         with img:
             return convert(_load_oriented(img, str(p)), str(p))
 
 
-def _decode(data: bytes, name: str, max_pixels: int | None, convert) -> np.ndarray:
+def _decode(data: bytes, name: str, max_pixels: int | None, convert: _Convert) -> np.ndarray:
     if not data:
         raise InpaintError(f"{name}: empty file (0 bytes)")
     img = _open_checked(io.BytesIO(data), name, max_pixels)
@@ -268,13 +269,16 @@ def read_mask(
     path: str | os.PathLike[str],
     use_alpha: bool = False,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    mode: str | None = None,
 ) -> np.ndarray:
     """Read a mask file as ``(H, W)`` bool, True = hole.
 
     Hole = luminance > 127 (any mode; 16-bit scaled to 8 bits first), or with
     ``use_alpha`` alpha < 128 (transparent = hole; an image without alpha is an error).
+    ``mode``, one of :data:`MASK_MODES`, replaces ``use_alpha`` when given.
     """
-    return _read(path, max_pixels, lambda img, name: _to_mask(img, name, use_alpha))
+    chosen = _mask_mode(use_alpha, mode)
+    return _read(path, max_pixels, lambda img, name: _to_mask(img, name, chosen))
 
 
 def decode_image_bytes(
@@ -289,9 +293,11 @@ def decode_mask_bytes(
     name: str,
     use_alpha: bool = False,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    mode: str | None = None,
 ) -> np.ndarray:
     """:func:`read_mask` for an in-memory file (web uploads); ``name`` is used in errors."""
-    return _decode(data, name, max_pixels, lambda img, n: _to_mask(img, n, use_alpha))
+    chosen = _mask_mode(use_alpha, mode)
+    return _decode(data, name, max_pixels, lambda img, n: _to_mask(img, n, chosen))
 
 
 # --- listing ---------------------------------------------------------------------------
@@ -305,7 +311,7 @@ def list_image_files(root: str | os.PathLike[str], recursive: bool = True) -> li
     """
     base = Path(root)
     if not base.exists():
-        raise InpaintError(f"{base}: no such folder")
+        raise NotFound(f"{base}: no such folder")
     if not base.is_dir():
         raise InpaintError(f"{base}: not a folder")
     if not os.access(base, os.R_OK | os.X_OK):
@@ -321,125 +327,3 @@ def list_image_files(root: str | os.PathLike[str], recursive: bool = True) -> li
                 if recursive or p.is_file():
                     found.append(p)
     return sorted(found, key=lambda p: p.relative_to(base).as_posix())
-
-
-# --- writing ---------------------------------------------------------------------------
-
-def _to_pil(array: np.ndarray) -> Image.Image:
-    a = np.asarray(array)
-    if a.ndim == 2 and a.dtype == bool:
-        return Image.fromarray(np.where(a, 255, 0).astype(np.uint8), mode="L")
-    if a.dtype != np.uint8:
-        raise ValueError(f"write_image: expected uint8 (or a bool mask), got {a.dtype}")
-    if a.ndim == 2:
-        return Image.fromarray(np.ascontiguousarray(a), mode="L")
-    if a.ndim == 3 and a.shape[2] == 3:
-        return Image.fromarray(np.ascontiguousarray(a), mode="RGB")
-    raise ValueError(f"write_image: expected (H,W,3) or (H,W) array, got shape {a.shape}")
-
-
-def same_file(a: Path, b: Path) -> bool:
-    """True if ``a`` and ``b`` name the same file (hard links and symlinks included)."""
-    try:
-        if a.exists() and b.exists():
-            return os.path.samefile(a, b)
-    except OSError:
-        pass
-    return a.resolve() == b.resolve()
-
-
-def _save_params(fmt: str) -> dict[str, Any]:
-    if fmt == "JPEG":
-        return {"quality": 95}
-    if fmt == "WEBP":
-        return {"quality": 95}
-    return {}
-
-
-def write_image(
-    path: str | os.PathLike[str],
-    array: np.ndarray,
-    inputs: Iterable[str | os.PathLike[str]] = (),
-) -> Path:
-    """Write ``array`` to ``path`` atomically; returns the path written.
-
-    ``array``: ``(H, W, 3)`` uint8 RGB, ``(H, W)`` uint8 grey, or ``(H, W)`` bool mask
-    (written white = hole). The format comes from the suffix (png, jpg/jpeg (quality 95),
-    webp (quality 95), bmp, tif/tiff). Refuses to write onto any of ``inputs`` (same file,
-    by ``samefile`` or resolved path). Raises :class:`InpaintError` for an unknown suffix, a
-    missing or read-only folder, or a failed encode; ``ValueError`` for a malformed array
-    (a caller bug).
-    """
-    target = Path(path)
-    fmt = IMAGE_SUFFIXES.get(target.suffix.lower())
-    if fmt is None:
-        raise InpaintError(
-            f"{target}: unknown output format '{target.suffix}' "
-            f"(use one of {', '.join(sorted(IMAGE_SUFFIXES))})"
-        )
-    img = _to_pil(array)
-    for src in inputs:
-        if same_file(target, Path(src)):
-            raise InpaintError(f"{target}: refusing to overwrite the input file {src}")
-    folder = target.parent
-    if not folder.is_dir():
-        raise InpaintError(f"{target}: output folder {folder} does not exist")
-    if target.is_dir():
-        raise InpaintError(f"{target}: is a directory")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise InpaintError(f"{target}: output folder {folder} is not writable")
-
-    try:
-        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as e:
-        raise InpaintError(f"{target}: cannot create a file in {folder} ({e.strerror})") from None
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            img.save(fh, format=fmt, **_save_params(fmt))
-        # mkstemp makes 0600 files; give the result the permissions a plain open() would.
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, target)
-    except BaseException as e:
-        tmp.unlink(missing_ok=True)
-        if isinstance(e, (OSError, ValueError)):
-            raise InpaintError(f"{target}: cannot write image ({_describe(e)})") from e
-        raise
-    return target
-
-
-__all__ = [
-    "DEFAULT_MAX_PIXELS",
-    "IMAGE_SUFFIXES",
-    "decode_image_bytes",
-    "decode_mask_bytes",
-    "list_image_files",
-    "read_image",
-    "read_mask",
-    "write_image",
-]
-
-
-def read_state_dict(path: str | Path) -> dict[str, Any]:
-    """A flat ``name -> tensor`` dict from a user's weights file: .safetensors, or a torch
-    file read with ``weights_only=True`` (never unpickles code). Used for FID, LPIPS and VGG
-    loss weights; ``{"state_dict": ...}`` wrappers are unwrapped."""
-    import torch
-
-    path = Path(path)
-    if not path.is_file():
-        raise InpaintError(f"weights file not found: {path}")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(str(path), device="cpu")
-        else:
-            state = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # any parse failure is the user's file, not our bug
-        raise InpaintError(f"cannot read weights file {path}: {exc}") from exc
-    if isinstance(state, Mapping) and isinstance(state.get("state_dict"), Mapping):
-        state = state["state_dict"]
-    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise InpaintError(f"{path} is not a state dict (name -> tensor)")
-    return dict(state)
