@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from web_helpers import BlockingModel, box_mask, decode_png, noise_image, png_bytes
 
-from inpaintkit.errors import InpaintError
+from inpaintkit.errors import InpaintError, NotFound, TooLarge, Unsupported
 from inpaintkit.models.registry import create_model
 from inpaintkit.web.app import create_app
 from inpaintkit.web.catalog import ModelCatalog
@@ -424,6 +424,37 @@ def test_model_failure_is_500_and_the_server_stays_up(image_and_mask):
         r = post(c, image, mask, model="broken")
         assert r.status_code == 500 and "RuntimeError: the model broke" in r.json()["detail"]
         assert post(c, image, mask).status_code == 200
+        assert c.get("/healthz").json()["busy"] == 0
+
+
+class RaisingModel:
+    """Raises the given error from inpaint: the status must follow its type."""
+
+    multiple = 1
+    pluralistic = False
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def inpaint(self, image, mask, generator=None):
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (TooLarge("too many pixels"), 413),
+        (Unsupported("a format we do not read"), 415),
+        (NotFound("no such thing"), 404),
+        # The words of a 413 / 415 message in a plain InpaintError stay a 422: only types count.
+        (InpaintError("image is over the limit of 5 pixels: not a supported image"), 422),
+    ],
+)
+def test_typed_errors_map_to_their_status(image_and_mask, error, status):
+    image, mask = image_and_mask
+    with TestClient(create_app("telea", models={"raising": RaisingModel(error)})) as c:
+        r = post(c, image, mask, model="raising")
+        assert r.status_code == status and r.json()["detail"] == str(error)
         assert c.get("/healthz").json()["busy"] == 0
 
 

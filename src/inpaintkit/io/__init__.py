@@ -4,7 +4,7 @@ naming the file for every bad file, never a traceback from deep inside Pillow).
 * :mod:`inpaintkit.io.read` - :func:`read_image`, :func:`read_mask` and their in-memory
   twins :func:`decode_image_bytes` / :func:`decode_mask_bytes` (format allow-list, EXIF
   orientation, pixel limit checked from the header, every Pillow mode), the mask modes
-  :data:`MASK_MODES`, and :func:`list_image_files`;
+  :data:`MASK_MODES`, :func:`fit_mask` (a mask of another size) and :func:`list_image_files`;
 * :mod:`inpaintkit.io.write` - :func:`write_image`, atomic and never onto an input;
 * :mod:`inpaintkit.io.weights` - :func:`read_state_dict` for metric and loss networks.
 """
@@ -15,6 +15,7 @@ from inpaintkit.io.read import (
     MASK_MODES,
     decode_image_bytes,
     decode_mask_bytes,
+    fit_mask,
     list_image_files,
     read_image,
     read_mask,
@@ -29,6 +30,7 @@ __all__ = [
     "check_target",
     "decode_image_bytes",
     "decode_mask_bytes",
+    "fit_mask",
     "list_image_files",
     "read_image",
     "read_mask",

@@ -300,6 +300,24 @@ def decode_mask_bytes(
     return _decode(data, name, max_pixels, lambda img, n: _to_mask(img, n, chosen))
 
 
+def fit_mask(
+    mask: np.ndarray, size: tuple[int, int], resize: bool, mask_name: str, image_name: str, hint: str
+) -> np.ndarray:
+    """``mask`` at the image's ``size`` ``(H, W)``: as it is when it has that size already,
+    scaled (nearest neighbour) when ``resize``, else an :class:`InpaintError` naming both
+    files and sizes and ending with ``hint`` (how to send a mask that fits)."""
+    h, w = size
+    if mask.shape == (h, w):
+        return mask
+    if not resize:
+        raise InpaintError(
+            f"{mask_name} is {mask.shape[1]}x{mask.shape[0]} but {image_name} is {w}x{h} ({hint})"
+        )
+    import cv2  # only here: reading files needs no OpenCV
+
+    return cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+
+
 # --- listing ---------------------------------------------------------------------------
 
 def list_image_files(root: str | os.PathLike[str], recursive: bool = True) -> list[Path]:
