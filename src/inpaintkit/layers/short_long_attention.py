@@ -35,28 +35,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
-
-def _maybe_sn(module: nn.Module, enabled: bool) -> nn.Module:
-    return _spectral_norm(module) if enabled else module
-
-
-class _MergeBlock(nn.Module):
-    """Pre-activation residual block without normalisation (the official merge block)."""
-
-    def __init__(self, in_ch: int, out_ch: int, negative_slope: float, use_sn: bool) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.LeakyReLU(negative_slope),
-            _maybe_sn(nn.Conv2d(in_ch, out_ch, 3, padding=1), use_sn),
-            nn.LeakyReLU(negative_slope),
-            _maybe_sn(nn.Conv2d(out_ch, out_ch, 3, padding=1), use_sn),
-        )
-        self.shortcut = _maybe_sn(nn.Conv2d(in_ch, out_ch, 1), use_sn)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x) + self.shortcut(x)
+from inpaintkit.layers.pic_blocks import ResBlock
 
 
 class ShortLongAttention(nn.Module):
@@ -97,9 +77,9 @@ class ShortLongAttention(nn.Module):
         self.long_term = long_term
         if long_term:
             self.alpha = nn.Parameter(torch.zeros(1))
-            self.merge = _MergeBlock(
-                channels + self.encoder_channels, channels, negative_slope, spectral_norm
-            )
+            # The official merge block: a residual block without normalisation.
+            merged = channels + self.encoder_channels
+            self.merge = ResBlock(merged, channels, channels, negative_slope, spectral_norm)
 
     def attention_map(self, x: torch.Tensor) -> torch.Tensor:
         """(B,C,H,W) -> A (B,N,N), softmax over the last axis (keys)."""

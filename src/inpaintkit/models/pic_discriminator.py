@@ -3,7 +3,7 @@
 Zheng, Cham, Cai, "Pluralistic Image Completion", CVPR 2019; official code
 lyndonzheng/Pluralistic-Inpainting (model/network.py). (B,3,H,W) -> patch scores
 (B,1,H/2^L - 2,W/2^L - 2), no sigmoid (LSGAN). Built from the same residual blocks as the
-generator (:mod:`inpaintkit.models.pic_net`).
+generator (:mod:`inpaintkit.layers.pic_blocks`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from inpaintkit.conventions import composite
+from inpaintkit.layers.pic_blocks import FirstBlock, ResBlock, maybe_spectral_norm, pic_widths
 from inpaintkit.layers.short_long_attention import ShortLongAttention
-from inpaintkit.models.pic_net import _FirstBlock, _ResBlock, _sn, _widths
 
 
 @dataclass(frozen=True)
@@ -49,17 +49,17 @@ class PICDiscriminator(nn.Module):
         super().__init__()
         cfg = self.config = PICDiscriminatorConfig() if config is None else config
         s, sn = cfg.negative_slope, cfg.spectral_norm
-        w = _widths(cfg.ndf, cfg.img_f, cfg.layers)
-        self.first = _FirstBlock(cfg.in_channels, w[0], s, sn)
-        self.blocks = nn.ModuleList(_ResBlock(w[i - 1], w[i], w[i - 1], s, sn, down=True)
+        w = pic_widths(cfg.ndf, cfg.img_f, cfg.layers)
+        self.first = FirstBlock(cfg.in_channels, w[0], s, sn)
+        self.blocks = nn.ModuleList(ResBlock(w[i - 1], w[i], w[i - 1], s, sn, down=True)
                                     for i in range(1, cfg.layers))
         self.attention = (
             ShortLongAttention(w[2], reduction=cfg.attention_reduction, long_term=False)
             if cfg.use_attention and cfg.layers >= 4 else None
         )
-        self.last = _ResBlock(w[-1], w[-1], w[-1], s, sn)
+        self.last = ResBlock(w[-1], w[-1], w[-1], s, sn)
         self.act = nn.LeakyReLU(s)
-        self.score = _sn(nn.Conv2d(w[-1], 1, 3), sn)
+        self.score = maybe_spectral_norm(nn.Conv2d(w[-1], 1, 3), sn)
 
     @property
     def min_size(self) -> int:

@@ -12,10 +12,11 @@ M (B,1,H,W), 1 = hole. One encoder E (shared weights) and one generator G serve 
 * generative: I_m = I * (1 - M) (hole zeroed) -> E -> ``infer_blocks`` residual blocks
   -> prior head -> q = N(mu_q, sigma_q); z_g ~ q; G(z_g, f_m, f_e) is one completion.
 
-sigma = softplus(raw). E: an optimised first block and L-1 residual down blocks (average
-pooling; widths ngf * min(2^i, img_f/ngf)), no normalisation, LeakyReLU(0.1), spectral norm
-everywhere. G: a residual block lifts z to the width of f_m (the last encoder feature of
-I_m) and adds f_m; L residual up blocks (transposed convs, instance norm) follow; the short
+sigma = softplus(raw). The blocks are in :mod:`inpaintkit.layers.pic_blocks`. E: an
+optimised first block and L-1 residual down blocks (average pooling; widths
+ngf * min(2^i, img_f/ngf)), no normalisation, LeakyReLU(0.1), spectral norm everywhere.
+G: a residual block lifts z to the width of f_m (the last encoder feature of I_m) and adds
+f_m; L residual up blocks (transposed convs, instance norm) follow; the short
 +long term attention (:mod:`inpaintkit.layers.short_long_attention`) sits after the second
 one, with the I_m encoder feature f_e of the same resolution and M; each of the last
 ``output_scale`` blocks emits a tanh image (reflection pad + 3x3 conv) that is concatenated
@@ -44,9 +45,9 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from inpaintkit.conventions import masked_input
+from inpaintkit.layers.pic_blocks import FirstBlock, ResBlock, UpBlock, pic_widths, to_rgb
 from inpaintkit.layers.short_long_attention import ShortLongAttention
 from inpaintkit.models.base import InpaintModel
 
@@ -111,97 +112,23 @@ class PICNetConfig:
             raise ValueError("PICNetConfig: " + "; ".join(problems))
 
 
-# --- building blocks (official ResBlock / ResBlockEncoderOptimized / ResBlockDecoder / Output)
-
-def _sn(module: nn.Module, enabled: bool) -> nn.Module:
-    return _spectral_norm(module) if enabled else module
-
-
-class _ResBlock(nn.Module):
-    """act conv3x3 act conv3x3 (+ 1x1 shortcut), optional 2x average pooling (E and D use
-    no normalisation in the official setting)."""
-
-    def __init__(self, cin: int, cout: int, hidden: int, slope: float, sn: bool,
-                 down: bool = False) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.LeakyReLU(slope), _sn(nn.Conv2d(cin, hidden, 3, padding=1), sn),
-            nn.LeakyReLU(slope), _sn(nn.Conv2d(hidden, cout, 3, padding=1), sn),
-        )
-        self.shortcut = _sn(nn.Conv2d(cin, cout, 1), sn)
-        self.down = down
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.body(x) + self.shortcut(x)
-        # Pooling the sum equals the official pool(body) + pool(shortcut): it is linear.
-        return F.avg_pool2d(out, 2) if self.down else out
-
-
-class _FirstBlock(nn.Module):
-    """conv act conv pool (+ pool 1x1 shortcut): no activation on the raw image."""
-
-    def __init__(self, cin: int, cout: int, slope: float, sn: bool) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            _sn(nn.Conv2d(cin, cout, 3, padding=1), sn),
-            nn.LeakyReLU(slope),
-            _sn(nn.Conv2d(cout, cout, 3, padding=1), sn),
-            nn.AvgPool2d(2),
-        )
-        self.shortcut = nn.Sequential(nn.AvgPool2d(2), _sn(nn.Conv2d(cin, cout, 1), sn))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x) + self.shortcut(x)
-
-
-class _UpBlock(nn.Module):
-    """[norm] act conv3x3 [norm] act convT3x3/2 (+ convT3x3/2 shortcut): 2x upsampling."""
-
-    def __init__(self, cin: int, cout: int, slope: float, sn: bool, norm: bool) -> None:
-        super().__init__()
-
-        def up(a: int, b: int) -> nn.Module:
-            return _sn(nn.ConvTranspose2d(a, b, 3, stride=2, padding=1, output_padding=1), sn)
-
-        layers: list[nn.Module] = []
-        if norm:
-            layers.append(nn.InstanceNorm2d(cin, affine=True))
-        layers += [nn.LeakyReLU(slope), _sn(nn.Conv2d(cin, cout, 3, padding=1), sn)]
-        if norm:
-            layers.append(nn.InstanceNorm2d(cout, affine=True))
-        layers += [nn.LeakyReLU(slope), up(cout, cout)]
-        self.body = nn.Sequential(*layers)
-        self.shortcut = up(cin, cout)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x) + self.shortcut(x)
-
-
-def _to_rgb(cin: int, slope: float, sn: bool) -> nn.Module:
-    return nn.Sequential(nn.LeakyReLU(slope), nn.ReflectionPad2d(1),
-                         _sn(nn.Conv2d(cin, 3, 3), sn), nn.Tanh())
-
-
-def _widths(base: int, cap: int, n: int) -> list[int]:
-    """base * min(2^i, cap // base) for i < n: the official channel schedule."""
-    return [base * min(2**i, cap // base) for i in range(n)]
-
+# --- encoder and generator (blocks: :mod:`inpaintkit.layers.pic_blocks`) -------------
 
 class _Encoder(nn.Module):
     def __init__(self, cfg: PICNetConfig) -> None:
         super().__init__()
         s, sn = cfg.negative_slope, cfg.spectral_norm
-        w = _widths(cfg.ngf, cfg.img_f, cfg.layers)
+        w = pic_widths(cfg.ngf, cfg.img_f, cfg.layers)
         self.widths = w
-        blocks: list[nn.Module] = [_FirstBlock(3, w[0], s, sn)]
-        blocks += [_ResBlock(w[i - 1], w[i], w[i - 1], s, sn, down=True)
+        blocks: list[nn.Module] = [FirstBlock(3, w[0], s, sn)]
+        blocks += [ResBlock(w[i - 1], w[i], w[i - 1], s, sn, down=True)
                    for i in range(1, cfg.layers)]
         self.blocks = nn.ModuleList(blocks)
         top = w[-1]
-        self.infer = nn.Sequential(*[_ResBlock(top, top, top, s, sn)
+        self.infer = nn.Sequential(*[ResBlock(top, top, top, s, sn)
                                      for _ in range(cfg.infer_blocks)])
-        self.prior_head = _ResBlock(top, 2 * cfg.z_nc, top, s, sn)
-        self.posterior_head = _ResBlock(top, 2 * cfg.z_nc, top, s, sn)
+        self.prior_head = ResBlock(top, 2 * cfg.z_nc, top, s, sn)
+        self.posterior_head = ResBlock(top, 2 * cfg.z_nc, top, s, sn)
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """f[i] at H/2^(i+1), i < layers."""
@@ -228,18 +155,18 @@ class _Generator(nn.Module):
         super().__init__()
         s, sn, n = cfg.negative_slope, cfg.spectral_norm, cfg.layers
         start = encoder_widths[-1]
-        self.lift = _ResBlock(cfg.z_nc, start, start, s, sn)
-        self.transform = nn.Sequential(*[_ResBlock(start, start, start, s, sn)
+        self.lift = ResBlock(cfg.z_nc, start, start, s, sn)
+        self.transform = nn.Sequential(*[ResBlock(start, start, start, s, sn)
                                          for _ in range(cfg.transform_blocks)])
-        out_w = _widths(cfg.ngf, cfg.img_f, n)[::-1]  # decoder block i -> H/2^(n-1-i)
+        out_w = pic_widths(cfg.ngf, cfg.img_f, n)[::-1]  # decoder block i -> H/2^(n-1-i)
         self.first_out = n - cfg.output_scale
         norm = cfg.decoder_norm == "instance"
         blocks, heads, prev = [], {}, start
         for i in range(n):
             extra = 3 if i > self.first_out else 0
-            blocks.append(_UpBlock(prev + extra, out_w[i], s, sn, norm))
+            blocks.append(UpBlock(prev + extra, out_w[i], s, sn, norm))
             if i >= self.first_out:
-                heads[str(i)] = _to_rgb(out_w[i], s, sn)
+                heads[str(i)] = to_rgb(out_w[i], s, sn)
             prev = out_w[i]
         self.blocks = nn.ModuleList(blocks)
         self.heads = nn.ModuleDict(heads)
