@@ -36,10 +36,17 @@ class TrainConfig:
     data: str = "../shared/data/train"
     size: int = 256
     crop_mode: str = "crop"  # crop | resize
-    free_form_prob: float = 0.7  # the rest are box masks
+    # training masks: "mixed" (strokes with p = free_form_prob, else a box; sometimes
+    # both) or "deepfill" (DeepFill v2's official box OR strokes at every step)
+    masks: str = "mixed"
+    free_form_prob: float = 0.7  # "mixed": the rest are box masks
     num_workers: int = 1
     # optimisation
     steps: int = 10000
+    # compute budget: stop after this many CPU-minutes of the training process (all its
+    # threads, data workers excluded; saved in checkpoints, so resumed runs count on);
+    # 0 = off. With a budget, lr schedules run over the budget instead of the steps.
+    budget_cpu_minutes: float = 0.0
     batch_size: int = 16
     lr_g: float = 1e-4
     lr_d: float = 1e-4
