@@ -2,7 +2,8 @@ import pytest
 
 from inpaintkit.errors import InpaintError
 from inpaintkit.training.config import TrainConfig, apply_overrides, load_config
-from inpaintkit.training.loop import ResumableBatchSampler, lr_factor
+from inpaintkit.training.loop import lr_factor
+from inpaintkit.training.setup import ResumableBatchSampler
 
 
 def test_yaml_and_overrides(tmp_path):

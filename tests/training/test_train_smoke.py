@@ -13,6 +13,7 @@ from inpaintkit.training.config import load_config
 from inpaintkit.training.loop import train
 
 CONFIGS = sorted(p for p in (Path(__file__).parents[2] / "configs").glob("*.yaml"))
+# configs/cpu/*.yaml are the same methods at other widths (tests/training/test_budget.py)
 
 
 def smoke_overrides(image_dir, out_dir, steps=20):
@@ -34,8 +35,13 @@ def test_each_method_trains(config, image_dir, tmp_path):
     image = torch.rand(1, 3, 64, 64) * 2 - 1
     mask = torch.zeros(1, 1, 64, 64)
     mask[..., 16:40, 20:44] = 1
+    extra = {}
+    if model.coarse_input is not None:  # e.g. default.yaml: smooth fill as an input
+        from inpaintkit.models.classical import coarse_from_tensors
+
+        extra["coarse"] = coarse_from_tensors(image, mask, model.coarse_input)
     with torch.no_grad():
-        out = model.inpaint(image, mask, generator=torch.Generator().manual_seed(0))
+        out = model.inpaint(image, mask, generator=torch.Generator().manual_seed(0), **extra)
     assert out.shape == image.shape and torch.isfinite(out).all()
     trained = model.state_dict()
     assert any(not torch.equal(init[k], trained[k]) for k in init if init[k].is_floating_point())

@@ -2,7 +2,10 @@
 
 Items are ``(image, mask)``: image ``(3, H, W)`` float32 in [-1, 1], mask ``(1, H, W)``
 float32 in {0, 1}, 1 = hole (the convention of :mod:`inpaintkit.conventions`, without the
-batch dimension; a DataLoader adds it).
+batch dimension; a DataLoader adds it). With ``coarse="smooth"`` (or another classical
+method) items are ``(image, mask, coarse)``: the classical fill of the crop at its mask,
+``(3, H, W)`` in [-1, 1], computed here on uint8 (so in the DataLoader workers, beside the
+decoding) for models that take it as an input (``model.coarse_input``).
 
 Determinism: the random state of item ``i`` is ``numpy.random.default_rng((seed, epoch,
 i, attempt))``, so the crop, flip and mask of an item depend only on those numbers, never
@@ -70,7 +73,9 @@ class ImageFolderDataset(Dataset):
       ``"resize"``: the whole image resized to ``size`` (area for shrinking, bicubic for
       enlarging; the aspect ratio is not kept);
     * ``flip``: random horizontal flip (p = 0.5);
-    * ``seed``: base of the per-item random state (see the module docstring).
+    * ``seed``: base of the per-item random state (see the module docstring);
+    * ``coarse``: a classical method (``smooth``, ``telea``, ``ns``) whose fill each item
+      carries as a third tensor, or None.
     """
 
     def __init__(
@@ -83,6 +88,7 @@ class ImageFolderDataset(Dataset):
         seed: int = 0,
         decoder: Literal["cv2", "pil"] = "cv2",
         max_tries: int = 50,
+        coarse: str | None = None,
     ) -> None:
         if mode not in ("crop", "resize"):
             raise InpaintError(f"unknown dataset mode '{mode}' (use crop or resize)")
@@ -96,6 +102,7 @@ class ImageFolderDataset(Dataset):
         self.seed = int(seed)
         self.epoch = 0
         self.decoder = decoder
+        self.coarse = coarse
         self.max_tries = max(1, int(max_tries))
         self.paths: list[Path] = list_image_files(self.root)
         if not self.paths:
@@ -178,7 +185,7 @@ class ImageFolderDataset(Dataset):
 
     def _make_item(
         self, image: np.ndarray, rng: np.random.Generator
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, ...]:
         th, tw = self.size
         if self.mode == "crop":
             image = self._random_crop(image, th, tw, rng)
@@ -194,7 +201,13 @@ class ImageFolderDataset(Dataset):
         mask = np.asarray(self.masks(th, tw, rng))
         if mask.shape != (th, tw):
             raise ValueError(f"mask source returned shape {mask.shape}, expected {(th, tw)}")
-        return image_to_tensor(image)[0], mask_to_tensor(mask.astype(bool))[0]
+        hole = mask.astype(bool)
+        if self.coarse is None:
+            return image_to_tensor(image)[0], mask_to_tensor(hole)[0]
+        from inpaintkit.models.classical import coarse_batch
+
+        coarse = coarse_batch(np.ascontiguousarray(image), hole, self.coarse)[0]
+        return image_to_tensor(image)[0], mask_to_tensor(hole)[0], coarse
 
     @staticmethod
     def _random_crop(image: np.ndarray, th: int, tw: int, rng: np.random.Generator) -> np.ndarray:

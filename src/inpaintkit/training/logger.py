@@ -57,25 +57,31 @@ class TrainLogger:
         if self.enabled:
             self.console.print(text)
 
-    def step(self, step: int, logs: dict[str, float], lr: float) -> None:
+    def step(self, step: int, logs: dict[str, torch.Tensor | float], lr: float) -> None:
+        """Progress every step; the losses (0-d tensors, read here: a host sync) only every
+        ``log_every`` steps."""
         if not self.enabled:
             return
         elapsed = max(1e-9, time.monotonic() - self._t0)
         rate = (step - self._s0) / elapsed
+        every = max(1, self.cfg.log_every)
+        if step % every and step != self.cfg.steps:
+            if self.progress is not None:
+                self.progress.update(self.task, completed=step, speed=f"{rate:.2f} it/s")
+            return
+        logs = {k: float(v) for k, v in logs.items()}
         losses = " ".join(f"{k}={v:.4f}" for k, v in logs.items())
         if self.progress is not None:
             self.progress.update(self.task, completed=step, speed=f"{rate:.2f} it/s", losses=losses)
-        every = max(1, self.cfg.log_every)
-        if step % every == 0 or step == self.cfg.steps:
-            if self.progress is None:
-                eta = (self.cfg.steps - step) / rate if rate > 0 else float("inf")
-                self.console.print(f"step {step}/{self.cfg.steps} {rate:.3f} it/s "
-                                   f"eta {eta / 60:.1f} min {losses}")
-            if self.tb is not None:
-                for k, v in logs.items():
-                    self.tb.add_scalar(f"loss/{k}", v, step)
-                self.tb.add_scalar("lr", lr, step)
-                self.tb.add_scalar("speed/it_per_s", rate, step)
+        if self.progress is None:
+            eta = (self.cfg.steps - step) / rate if rate > 0 else float("inf")
+            self.console.print(f"step {step}/{self.cfg.steps} {rate:.3f} it/s "
+                               f"eta {eta / 60:.1f} min {losses}")
+        if self.tb is not None:
+            for k, v in logs.items():
+                self.tb.add_scalar(f"loss/{k}", v, step)
+            self.tb.add_scalar("lr", lr, step)
+            self.tb.add_scalar("speed/it_per_s", rate, step)
 
     def images(self, step: int, image: torch.Tensor, mask: torch.Tensor, pred: torch.Tensor) -> None:
         if self.tb is None:

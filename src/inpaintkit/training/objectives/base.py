@@ -17,7 +17,8 @@ from inpaintkit.models import create_discriminator, create_model
 from inpaintkit.models.base import config_from_dict
 from inpaintkit.training.config import TrainConfig
 
-Logs = dict[str, float]
+# Detached 0-d loss tensors: the loop reads them only at log intervals (no host sync per step).
+Logs = dict[str, torch.Tensor]
 
 
 class Objective:
@@ -44,8 +45,11 @@ class Objective:
         return create_discriminator(self.cfg.discriminator, tiny=self.cfg.tiny, **self.cfg.disc_args)
 
     # --- one training step ----------------------------------------------------------
-    def generate(self, generator: nn.Module, image: torch.Tensor, mask: torch.Tensor) -> Any:
-        """Run the generator on a batch; the result is passed to both losses."""
+    def generate(self, generator: nn.Module, image: torch.Tensor, mask: torch.Tensor,
+                 coarse: torch.Tensor | None = None) -> Any:
+        """Run the generator on a batch; the result is passed to both losses. ``coarse``:
+        the classical coarse fill (B,3,H,W) of generators that take one (``coarse_input``),
+        computed by the data workers."""
         raise NotImplementedError
 
     def discriminator_loss(

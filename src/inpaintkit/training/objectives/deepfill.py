@@ -37,8 +37,8 @@ class DeepFillObjective(Objective):
     def build_discriminator(self) -> nn.Module | None:
         return super().build_discriminator() if self.args.gan_weight > 0 else None
 
-    def generate(self, generator, image, mask):
-        coarse, refined = generator(image, mask)  # each (B,3,H,W)
+    def generate(self, generator, image, mask, coarse=None):
+        coarse, refined = generator(image, mask, coarse=coarse)  # each (B,3,H,W)
         return coarse, refined
 
     def discriminator_loss(self, discriminator, image, mask, out):
@@ -46,27 +46,27 @@ class DeepFillObjective(Objective):
         real = discriminator(image, mask)
         fake = discriminator(completed, mask)
         d_loss = GAN_LOSSES[self.args.gan][0](real, fake)
-        return d_loss, {"d_loss": float(d_loss.detach())}
+        return d_loss, {"d_loss": d_loss.detach()}
 
     def generator_loss(self, discriminator, image, mask, out):
         coarse, refined = out
         a = self.args
         loss = a.l1_refined * masked_l1(refined, image, mask, a.hole_weight, a.valid_weight)
-        logs: Logs = {"l1_refined": float(loss.detach())}
+        logs: Logs = {"l1_refined": loss.detach()}
         if a.l2_refined > 0:
             l2 = a.l2_refined * masked_mse(refined, image, mask, a.hole_weight, a.valid_weight)
             loss = loss + l2
-            logs["l2_refined"] = float(l2.detach())
+            logs["l2_refined"] = l2.detach()
         if coarse.requires_grad and a.l1_coarse > 0:
             l1c = a.l1_coarse * masked_l1(coarse, image, mask, a.hole_weight, a.valid_weight)
             loss = loss + l1c
-            logs["l1_coarse"] = float(l1c.detach())
+            logs["l1_coarse"] = l1c.detach()
         if discriminator is not None and a.gan_weight > 0:
             fake = discriminator(composite(refined, image, mask), mask)
             g_gan = a.gan_weight * GAN_LOSSES[a.gan][1](fake)
             loss = loss + g_gan
-            logs["g_gan"] = float(g_gan.detach())
-        logs["g_loss"] = float(loss.detach())
+            logs["g_gan"] = g_gan.detach()
+        logs["g_loss"] = loss.detach()
         return loss, logs
 
     def prediction(self, out):

@@ -69,7 +69,7 @@ class PConvObjective(Objective):
     def build_discriminator(self) -> nn.Module | None:
         return None  # PConv is trained without an adversarial loss
 
-    def generate(self, generator, image, mask):
+    def generate(self, generator, image, mask, coarse=None):
         out = generator(image, mask)
         return out, composite(out, image, mask)
 
@@ -97,8 +97,8 @@ class PConvObjective(Objective):
                 perceptual_loss(f_out, f_gt) + perceptual_loss(f_comp, f_gt))
             terms["style"] = a.style_weight * (style_loss(f_out, f_gt) + style_loss(f_comp, f_gt))
         loss = sum(terms.values())
-        logs: Logs = {k: float(v.detach()) for k, v in terms.items()}
-        logs["g_loss"] = float(loss.detach())
+        logs: Logs = {k: v.detach() for k, v in terms.items()}
+        logs["g_loss"] = loss.detach()
         return loss, logs
 
     def prediction(self, out):

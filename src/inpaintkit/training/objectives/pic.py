@@ -75,7 +75,7 @@ class PICObjective(Objective):
             for path in PATHS
         })
 
-    def generate(self, generator, image, mask) -> PICNetOutput:
+    def generate(self, generator, image, mask, coarse=None) -> PICNetOutput:
         return generator(image, mask)
 
     def discriminator_loss(self, discriminator, image, mask, out: PICNetOutput):
@@ -84,9 +84,9 @@ class PICObjective(Objective):
         total = image.new_zeros(())
         for path, fake in (("gen", out.gen[-1]), ("rec", out.rec[-1])):
             d = d_fn(discriminator(path, image), discriminator(path, fake.detach()))
-            logs[f"d_{path}"] = float(d.detach())
+            logs[f"d_{path}"] = d.detach()
             total = total + d
-        logs["d_loss"] = float(total.detach())
+        logs["d_loss"] = total.detach()
         return total, logs
 
     def kl_terms(self, out: PICNetOutput, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -127,8 +127,8 @@ class PICObjective(Objective):
             fake = discriminator("rec", out.rec[-1])
             terms["ad_rec"] = a.lambda_g * (fake - real).float().pow(2).mean()
         loss = sum(terms.values())
-        logs: Logs = {k: float(v.detach()) for k, v in terms.items()}
-        logs["g_loss"] = float(loss.detach())
+        logs: Logs = {k: v.detach() for k, v in terms.items()}
+        logs["g_loss"] = loss.detach()
         return loss, logs
 
     def prediction(self, out: PICNetOutput):

@@ -100,7 +100,7 @@ class RNObjective(Objective):
             kwargs["use_sigmoid"] = False
         return create_discriminator(self.cfg.discriminator, tiny=self.cfg.tiny, **kwargs)
 
-    def generate(self, generator, image, mask):
+    def generate(self, generator, image, mask, coarse=None):
         return generator(image, mask)  # (B,3,H,W) in [-1, 1]
 
     def _d_input(self, out: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -111,24 +111,24 @@ class RNObjective(Objective):
         fake = discriminator(self._d_input(out.detach(), image, mask))
         # The official sums BCE(real) and BCE(fake) and halves the sum.
         d_loss = 0.5 * GAN_LOSSES[self.args.gan][0](real, fake)
-        return d_loss, {"d_loss": float(d_loss.detach())}
+        return d_loss, {"d_loss": d_loss.detach()}
 
     def generator_loss(self, discriminator, image, mask, out):
         a = self.args
         target = composite(out, image, mask) if a.l1_target == "composite" else out
         l1 = a.l1_weight * l1_over_mask_mean(target, image, mask)
         loss = l1
-        logs: Logs = {"l1": float(l1.detach())}
+        logs: Logs = {"l1": l1.detach()}
         if discriminator is not None and a.gan_weight > 0:
             g_gan = a.gan_weight * GAN_LOSSES[a.gan][1](discriminator(self._d_input(out, image, mask)))
             loss = loss + g_gan
-            logs["g_gan"] = float(g_gan.detach())
+            logs["g_gan"] = g_gan.detach()
         if self.vgg is not None:
             perc, style = self._vgg_terms(image, mask, out)
             loss = loss + a.perceptual_weight * perc + a.style_weight * style
-            logs["perceptual"] = float(a.perceptual_weight * perc.detach())
-            logs["style"] = float(a.style_weight * style.detach())
-        logs["g_loss"] = float(loss.detach())
+            logs["perceptual"] = a.perceptual_weight * perc.detach()
+            logs["style"] = a.style_weight * style.detach()
+        logs["g_loss"] = loss.detach()
         return loss, logs
 
     def _vgg_terms(self, image: torch.Tensor, mask: torch.Tensor,
