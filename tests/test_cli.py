@@ -112,3 +112,19 @@ def test_internal_error_exit_1_and_debug_traceback(runner, tmp_path, monkeypatch
     assert r.exit_code == 1 and "Traceback" in r.stderr
     r = runner.invoke(app, ["masks", "stats", str(tmp_path)], env={"INPAINTKIT_DEBUG": "1"})
     assert r.exit_code == 1 and "Traceback" in r.stderr
+
+
+def test_exit_code_comes_from_the_error_type(runner, tmp_path, monkeypatch):
+    import inpaintkit.masks
+    from inpaintkit.errors import InpaintError
+
+    class Special(InpaintError):
+        exit_code = 7
+
+    def refuse(paths):
+        raise Special("refused on purpose")
+
+    monkeypatch.setattr(inpaintkit.masks, "scan_hole_ratios", refuse)
+    Image.new("L", (4, 4)).save(tmp_path / "m.png")
+    r = runner.invoke(app, ["masks", "stats", str(tmp_path)])
+    assert r.exit_code == 7 and r.stderr.strip() == "error: refused on purpose"

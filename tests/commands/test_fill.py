@@ -149,6 +149,45 @@ def test_mask_alpha_and_dilate(runner, pair, tmp_path):
     assert not np.array_equal(np.asarray(Image.open(tmp_path / "o2.png")), out)
 
 
+def test_mask_mode_painted_and_alpha_shorthand(runner, pair, tmp_path):
+    image, _ = pair
+    rgba = np.zeros((H, W, 4), dtype=np.uint8)
+    rgba[10:20, 10:20] = (255, 0, 0, 255)  # a red stroke on a transparent canvas
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "strokes.png")
+    r = _fill(runner, image, "--mask", tmp_path / "strokes.png", "--mask-mode", "painted",
+              "-o", tmp_path / "o.png", "--model", "telea")
+    assert r.exit_code == 0, r.output
+    out = np.asarray(Image.open(tmp_path / "o.png"))
+    hole = np.zeros((H, W), bool)
+    hole[10:20, 10:20] = True
+    assert np.array_equal(out[~hole], _photo()[~hole]) and not np.array_equal(out[hole], _photo()[hole])
+    # --mask-alpha is --mask-mode alpha: the same file read as "transparent = hole" fills the rest.
+    for args, name in ((["--mask-alpha"], "a.png"), (["--mask-mode", "alpha"], "b.png")):
+        r = _fill(runner, image, "--mask", tmp_path / "strokes.png", *args, "-o", tmp_path / name,
+                  "--model", "telea")
+        assert r.exit_code == 0, r.output
+    alpha_out = np.asarray(Image.open(tmp_path / "a.png"))
+    assert np.array_equal(alpha_out, np.asarray(Image.open(tmp_path / "b.png")))
+    assert np.array_equal(alpha_out[hole], _photo()[hole])
+    r = _fill(runner, image, "--mask", tmp_path / "strokes.png", "--mask-alpha", "--mask-mode", "painted",
+              "-o", tmp_path / "c.png", "--model", "telea")
+    assert r.exit_code == 2 and "--mask-alpha" in _error_line(r)
+
+
+@pytest.mark.parametrize(("option", "value"), [("--strategy", "magic"), ("--device", "tpu"),
+                                               ("--mask-mode", "inverted")])
+def test_bad_choice_is_a_usage_error_listing_the_choices(runner, pair, tmp_path, option, value):
+    from inpaintkit.inference import STRATEGIES
+    from inpaintkit.inference.device import DEVICES
+    from inpaintkit.io import MASK_MODES
+
+    image, mask = pair
+    r = _fill(runner, image, "--mask", mask, "-o", tmp_path / "o.png", option, value)
+    assert r.exit_code == 2 and not (tmp_path / "o.png").exists()
+    choices = {"--strategy": STRATEGIES, "--device": DEVICES, "--mask-mode": MASK_MODES}[option]
+    assert all(c in r.output for c in choices), r.output
+
+
 @pytest.mark.parametrize("kind", ["grayscale", "rgba", "16-bit", "cmyk", "exif-rotated"])
 def test_unusual_image_files(runner, tmp_path, kind):
     photo = _photo()

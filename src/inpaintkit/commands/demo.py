@@ -13,6 +13,7 @@ from typing import Annotated
 import numpy as np
 import typer
 
+from inpaintkit.commands.options import Device
 from inpaintkit.errors import InpaintError
 
 
@@ -40,7 +41,7 @@ def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("outputs/demo"),
     model: Annotated[str, typer.Option("--model", help="Model name or path.")] = "default",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the brush mask.")] = 0,
-    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")] = "auto",
+    device: Device = "auto",
 ) -> None:
     """Fill a brush-stroke hole in an example photo and write a before / mask / after PNG."""
     from rich.console import Console

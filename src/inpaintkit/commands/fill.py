@@ -23,23 +23,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import numpy as np
 import typer
 
+from inpaintkit.commands.options import Device, MaskMode, Strategy
 from inpaintkit.errors import InpaintError
-from inpaintkit.io import DEFAULT_MAX_PIXELS, same_file
+from inpaintkit.io import DEFAULT_MAX_PIXELS, check_target, same_file
 
 if TYPE_CHECKING:
     from inpaintkit.inference import Inpainter
-
-_STRATEGIES = ("auto", "crop", "resize", "full")
-_DEVICES = ("auto", "cpu", "cuda", "mps")
-
-
-def _choice(allowed: tuple[str, ...]):
-    def check(value: str) -> str:
-        if value not in allowed and not (allowed is _DEVICES and value.startswith("cuda:")):
-            raise typer.BadParameter(f"'{value}' is not one of {', '.join(allowed)}")
-        return value
-
-    return check
 
 
 def _console(stderr: bool = False):
@@ -71,16 +60,7 @@ def _check_samples(inpainter, samples: int) -> None:
 
 def _check_output(target: Path, inputs: tuple[Path, ...], create: bool, folder_checks: bool = True) -> None:
     """Fail before any work when ``target`` cannot be written (one line, exit 2)."""
-    from inpaintkit.io import IMAGE_SUFFIXES
-
-    if target.suffix.lower() not in IMAGE_SUFFIXES:
-        raise InpaintError(
-            f"{target}: unknown output format '{target.suffix}' "
-            f"(use one of {', '.join(sorted(IMAGE_SUFFIXES))})"
-        )
-    for src in inputs:
-        if same_file(target, src):
-            raise InpaintError(f"{target}: refusing to overwrite the input file {src}")
+    check_target(target, inputs)
     if not folder_checks:
         return
     folder = target.parent
@@ -97,23 +77,23 @@ def _check_output(target: Path, inputs: tuple[Path, ...], create: bool, folder_c
         raise InpaintError(f"{target}: is a folder")
 
 
-def _load_pair(image_path: Path, mask_path: Path, max_pixels: int | None, mask_alpha: bool,
+def _load_pair(image_path: Path, mask_path: Path, max_pixels: int | None, mask_mode: str,
                resize_mask: bool) -> tuple[np.ndarray, np.ndarray]:
-    from inpaintkit.io import read_image, read_mask
+    from inpaintkit.io import fit_mask, read_image, read_mask
 
     image = read_image(image_path, max_pixels=max_pixels)
-    mask = read_mask(mask_path, use_alpha=mask_alpha, max_pixels=max_pixels)
-    h, w = image.shape[:2]
-    if mask.shape != (h, w):
-        if not resize_mask:
-            raise InpaintError(
-                f"{mask_path}: mask is {mask.shape[1]}x{mask.shape[0]} but {image_path.name} "
-                f"is {w}x{h} (use --resize-mask to scale it)"
-            )
-        import cv2
+    mask = read_mask(mask_path, mode=mask_mode, max_pixels=max_pixels)
+    hint = "use --resize-mask to scale it"
+    return image, fit_mask(mask, image.shape[:2], resize_mask, f"{mask_path}: mask", image_path.name, hint)
 
-        mask = cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
-    return image, mask
+
+def _mask_mode(mask_mode: str, mask_alpha: bool) -> str:
+    """``--mask-alpha`` is short for ``--mask-mode alpha``."""
+    if not mask_alpha:
+        return mask_mode
+    if mask_mode not in ("luminance", "alpha"):
+        raise InpaintError(f"--mask-alpha contradicts --mask-mode {mask_mode} (give one of them)")
+    return "alpha"
 
 
 def make_inpainter(model: str, **options: Any) -> Inpainter:
@@ -170,20 +150,15 @@ def fill(
     ] = "default",
     samples: Annotated[int, typer.Option("--samples", "-k", min=1, help="Results per image.")] = 1,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed (reproducible runs).")] = None,
-    device: Annotated[
-        str, typer.Option("--device", callback=_choice(_DEVICES), help="auto, cpu, cuda or mps.")
-    ] = "auto",
-    strategy: Annotated[
-        str,
-        typer.Option("--strategy", callback=_choice(_STRATEGIES),
-                     help="Large images: auto, crop, resize or full."),
-    ] = "auto",
+    device: Device = "auto",
+    strategy: Strategy = "auto",
     dilate: Annotated[int, typer.Option("--dilate", min=0, help="Grow the hole by PX pixels.")] = 0,
     resize_mask: Annotated[
         bool, typer.Option("--resize-mask", help="Scale a mask of another size to the image.")
     ] = False,
+    mask_mode: MaskMode = "luminance",
     mask_alpha: Annotated[
-        bool, typer.Option("--mask-alpha", help="Holes are the transparent pixels of the mask.")
+        bool, typer.Option("--mask-alpha", help="Holes are the transparent pixels of the mask (--mask-mode alpha).")
     ] = False,
     max_pixels: Annotated[
         int, typer.Option("--max-pixels", min=1, help="Refuse larger images.")
@@ -193,6 +168,7 @@ def fill(
     ] = False,
 ) -> None:
     """Fill the holes (white in the mask) of an image, or of a folder of images."""
+    mask_mode = _mask_mode(mask_mode, mask_alpha)
     batch = input_dir is not None or masks_dir is not None
     if batch:
         if image is not None or mask is not None:
@@ -201,7 +177,7 @@ def fill(
             raise InpaintError("batch mode needs --input DIR, --masks DIR and --output DIR")
         _fill_folder(input_dir, masks_dir, output, model=model, samples=samples, seed=seed,
                      device=device, strategy=strategy, dilate=dilate, resize_mask=resize_mask,
-                     mask_alpha=mask_alpha, max_pixels=max_pixels, overwrite=overwrite)
+                     mask_mode=mask_mode, max_pixels=max_pixels, overwrite=overwrite)
         return
     if image is None:
         raise InpaintError("missing IMAGE (or use --input DIR --masks DIR --output DIR)")
@@ -215,7 +191,7 @@ def fill(
     targets = sample_paths(output, samples)
     for target in targets:
         _check_output(target, (image, mask), create=False, folder_checks=False)
-    pixels, hole = _load_pair(image, mask, max_pixels, mask_alpha, resize_mask)
+    pixels, hole = _load_pair(image, mask, max_pixels, mask_mode, resize_mask)
     inpainter = make_inpainter(model, device=device, strategy=strategy, max_pixels=max_pixels)
     _check_samples(inpainter, samples)
     for target in targets:
@@ -235,7 +211,7 @@ def fill(
 
 def _fill_folder(input_dir: Path, masks_dir: Path, output: Path, *, model: str, samples: int,
                  seed: int | None, device: str, strategy: str, dilate: int, resize_mask: bool,
-                 mask_alpha: bool, max_pixels: int, overwrite: bool) -> None:
+                 mask_mode: str, max_pixels: int, overwrite: bool) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from inpaintkit.io import list_image_files, write_image
@@ -292,7 +268,7 @@ def _fill_folder(input_dir: Path, masks_dir: Path, output: Path, *, model: str, 
                     raise InpaintError(
                         f"{path}: no mask in {masks_dir} (expected {path.stem}.<ext> or {path.stem}_mask.<ext>)"
                     )
-                pixels, hole = _load_pair(path, mask_path, max_pixels, mask_alpha, resize_mask)
+                pixels, hole = _load_pair(path, mask_path, max_pixels, mask_mode, resize_mask)
                 results = inpainter.inpaint(pixels, hole, samples=samples, seed=seed, dilate=dilate)
                 for note in inpainter.notes:
                     progress.console.print(f"{prefix}note: {path.name}: {note}", markup=False)

@@ -13,7 +13,9 @@ from typing import Annotated
 
 import typer
 
+from inpaintkit.commands.options import Device
 from inpaintkit.errors import InpaintError
+from inpaintkit.web.defaults import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, DEFAULT_QUEUE, DEFAULT_TIMEOUT
 
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
 
@@ -35,18 +37,18 @@ def serve(
     ] = "default",
     max_pixels: Annotated[
         int, typer.Option("--max-pixels", min=1, help="Refuse larger images (413).")
-    ] = 16_000_000,
+    ] = DEFAULT_MAX_PIXELS,
     max_upload_mb: Annotated[
         float, typer.Option("--max-upload-mb", min=0.001, help="Refuse larger request bodies (413).")
-    ] = 25.0,
+    ] = DEFAULT_MAX_UPLOAD_MB,
     queue: Annotated[
         int, typer.Option("--queue", min=1, help="Requests admitted at once; more get 503 + Retry-After.")
-    ] = 8,
+    ] = DEFAULT_QUEUE,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Inference threads.")] = 1,
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.001, help="Seconds per request before a 504.")
-    ] = 120.0,
-    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+    ] = DEFAULT_TIMEOUT,
+    device: Device = "auto",
     open_browser: Annotated[bool, typer.Option("--open", help="Open the page in a browser.")] = False,
 ) -> None:
     """Serve the web app: paint a mask over an image in the browser and fill it."""

@@ -57,6 +57,13 @@ from inpaintkit.errors import InpaintError, NotFound
 from inpaintkit.inference import STRATEGIES
 from inpaintkit.io import MASK_MODES
 from inpaintkit.web.catalog import ModelCatalog, UnknownModel
+from inpaintkit.web.defaults import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MAX_UPLOAD_MB,
+    DEFAULT_QUEUE,
+    DEFAULT_TIMEOUT,
+    MAX_SAMPLES,
+)
 from inpaintkit.web.jobs import Done, Job, run_job
 from inpaintkit.web.limits import GuardMiddleware, QueueFull, WorkQueue
 from inpaintkit.web.schemas import INPAINT_RESPONSES, Health, InpaintResult, Limits, ModelEntry, ModelList
@@ -64,12 +71,6 @@ from inpaintkit.web.schemas import INPAINT_RESPONSES, Health, InpaintResult, Lim
 logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-#: Web defaults: smaller than the CLI's 50 MP, as a server holds several images at once.
-DEFAULT_MAX_PIXELS = 16_000_000
-DEFAULT_MAX_UPLOAD_MB = 25.0
-DEFAULT_QUEUE = 8
-DEFAULT_TIMEOUT = 120.0
-MAX_SAMPLES = 8
 
 # The form fields' choices, from the one definition of each (FastAPI validates them).
 Strategy = Literal[STRATEGIES]  # type: ignore[valid-type]
