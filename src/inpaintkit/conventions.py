@@ -5,14 +5,13 @@
 * mask files: white (> 127) = hole; optionally the alpha channel (transparent = hole)
 
 Every model, loss, metric and entry point takes and returns tensors in this form;
-conversions to and from PIL images and uint8 arrays live here and nowhere else.
+conversions to and from uint8 arrays live here and nowhere else.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-from PIL import Image
 
 MASK_THRESHOLD = 127  # a mask pixel > 127 (of 255) is a hole
 
@@ -75,16 +74,6 @@ def tensor_to_mask(tensor: torch.Tensor) -> np.ndarray:
     """(1,1,H,W) / (1,H,W) / (H,W) float -> (H,W) uint8, 255 = hole (the file convention)."""
     t = tensor.detach().cpu().reshape(tensor.shape[-2:])
     return np.where(t.numpy() > 0.5, 255, 0).astype(np.uint8)
-
-
-def pil_to_tensor(img: Image.Image) -> torch.Tensor:
-    """RGB PIL image -> (1,3,H,W) in [-1, 1]."""
-    return image_to_tensor(np.asarray(img.convert("RGB")))
-
-
-def tensor_to_pil(tensor: torch.Tensor) -> Image.Image:
-    """(1,3,H,W) in [-1, 1] -> RGB PIL image."""
-    return Image.fromarray(tensor_to_image(tensor), mode="RGB")
 
 
 def hole_ratio(mask: torch.Tensor | np.ndarray) -> float:
