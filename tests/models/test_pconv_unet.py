@@ -1,4 +1,5 @@
-"""PConvUNet: shapes, range, hole invariance, depth, parameter count."""
+"""PConvUNet: depth, the paper's architecture and parameter count, frozen encoder BN
+(the generator contract is in test_contract.py)."""
 
 from __future__ import annotations
 
@@ -30,35 +31,6 @@ def test_registered_and_tiny_is_small():
     model = _tiny()
     assert model.multiple == 16
     assert max(m.out_channels for m in model.modules() if isinstance(m, PartialConv2d)) <= 32
-
-
-@pytest.mark.parametrize("size", [(64, 64), (64, 96)])
-def test_forward_backward(size):
-    model = _tiny().train()
-    image, mask = _batch(*size)
-    out = model(image, mask)
-    assert out.shape == image.shape
-    assert torch.isfinite(out).all() and out.abs().max() <= 1
-    (out - image).abs().mean().backward()
-    for name, p in model.named_parameters():
-        assert p.grad is not None and torch.isfinite(p.grad).all(), name
-
-
-def test_deterministic_with_seed():
-    image, mask = _batch(64, 64)
-    a, b = _tiny().eval(), _tiny().eval()
-    out = a.inpaint(image, mask, generator=torch.Generator().manual_seed(3))
-    assert torch.equal(out, b.inpaint(image, mask))
-    assert torch.equal(out, a.inpaint(image, mask))
-
-
-@pytest.mark.parametrize("train", [False, True])
-def test_hole_pixels_do_not_change_output(train):
-    model = _tiny().train(train)
-    image, mask = _batch(64, 96)
-    noisy = torch.where(mask > 0, torch.randn_like(image) * 10, image)
-    with torch.no_grad():
-        torch.testing.assert_close(model(noisy, mask), model(image, mask), rtol=0, atol=0)
 
 
 def test_all_hole_and_no_hole_are_finite():

@@ -1,3 +1,6 @@
+"""PIC-Net: both paths' outputs, sampling, seeds, the official widths, its discriminator and
+sample ranking (the generator contract is in test_contract.py)."""
+
 import itertools
 
 import pytest
@@ -68,9 +71,9 @@ def test_full_config_matches_official_widths():
     assert count(PICDiscriminator()) == 1_575_075 - 475_521
 
 
-@pytest.mark.parametrize("size", [(64, 64), (64, 96)])
-def test_forward_backward(size):
+def test_forward_backward():
     model = _tiny().train()
+    size = (64, 96)
     image, mask = _batch(2, *size)
     out = model(image, mask, generator=_seed(0))
     h, w = size
@@ -141,16 +144,6 @@ def test_seeds():
     assert torch.equal(x, y)
     torch.testing.assert_close(x, model.sample(image, mask, 1, generator=_seed(5))[:, 0])
     assert x.shape == image.shape
-
-
-def test_hole_pixels_never_reach_inpaint():
-    model = _tiny().eval()
-    image, mask = _batch(2)
-    other = torch.where(mask > 0.5, torch.rand_like(image) * 2 - 1, image)
-    assert not torch.equal(image, other)
-    a = model.inpaint(image, mask, generator=_seed(1))
-    b = model.inpaint(other, mask, generator=_seed(1))
-    assert torch.equal(a, b)
 
 
 def test_batch_items_independent_in_sample():
