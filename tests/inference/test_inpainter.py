@@ -12,18 +12,31 @@ from torch import nn
 from inpaintkit.errors import InpaintError
 from inpaintkit.inference import Inpainter
 from inpaintkit.models import MODELS, create_model
+from inpaintkit.models.base import GeneratorProtocol
+from inpaintkit.models.classical import HOLE_VALUE, classical_fill
 
 SENTINEL = np.array([255, 0, 255], dtype=np.uint8)  # magenta: must never survive in a hole
 
 
-class NoiseModel(nn.Module):
+class _Double(GeneratorProtocol, nn.Module):
+    """A test generator with a settable ``multiple``."""
+
+    def __init__(self, multiple: int = 8) -> None:
+        super().__init__()
+        self._multiple = multiple
+
+    @property
+    def multiple(self) -> int:
+        return self._multiple
+
+
+class NoiseModel(_Double):
     """Noise everywhere (a leak outside the hole would show); stochastic; records sizes."""
 
     stochastic = True
 
     def __init__(self, multiple: int = 8) -> None:
-        super().__init__()
-        self.multiple = multiple
+        super().__init__(multiple)
         self.sizes: list[tuple[int, int]] = []
 
     def inpaint(self, image, mask, generator=None):
@@ -33,12 +46,11 @@ class NoiseModel(nn.Module):
         return torch.rand(image.shape, generator=generator) * 2 - 1
 
 
-class MeanModel(nn.Module):
+class MeanModel(_Double):
     """Fills with the mean colour of the known input pixels (deterministic); records sizes."""
 
     def __init__(self, multiple: int = 8) -> None:
-        super().__init__()
-        self.multiple = multiple
+        super().__init__(multiple)
         self.sizes: list[tuple[int, int]] = []
 
     def inpaint(self, image, mask, generator=None):
@@ -89,6 +101,33 @@ def test_tiny_models_on_odd_sizes(name):
     assert np.array_equal(out[~mask], image[~mask])
     (again,) = inp.inpaint(image, mask, seed=0)
     assert np.array_equal(out, again)
+
+
+def test_classical_coarse_input_is_computed_on_the_padded_image():
+    # Untrained residual DeepFill returns its coarse input inside the hole exactly, so the
+    # fill shows the coarse the Inpainter computed: the smooth fill of the padded image
+    # (symmetric padding to 8) with a mid-grey hole. The hole touches the bottom border.
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (45, 61, 3), dtype=np.uint8)
+    mask = np.zeros((45, 61), dtype=bool)
+    mask[30:45, 10:30] = True
+    model = create_model("deepfill_v2", tiny=True, coarse="smooth", residual=True)
+    (out,) = Inpainter(model, device="cpu", strategy="full").inpaint(image, mask)
+    padded = np.pad(image, ((0, 3), (0, 3), (0, 0)), mode="symmetric")
+    hole = np.pad(mask, ((0, 3), (0, 3)), mode="symmetric")
+    padded[hole] = HOLE_VALUE
+    want = classical_fill(padded, hole.astype(np.uint8) * 255, "smooth", 3)[:45, :61]
+    assert np.array_equal(out[mask], want[mask])
+    assert np.array_equal(out[~mask], image[~mask])
+
+
+def test_objects_outside_the_protocol_are_refused():
+    class Bare(nn.Module):
+        def inpaint(self, image, mask, generator=None):
+            return image
+
+    with pytest.raises(InpaintError, match="generator protocol"):
+        Inpainter(Bare(), device="cpu")
 
 
 @pytest.mark.parametrize("strategy", ["crop", "resize", "full"])
@@ -247,17 +286,17 @@ def test_model_names_and_default_note(monkeypatch, tmp_path):
 
 
 def test_merge_boxes_is_transitive_and_scales():
-    from inpaintkit.inference.inpainter import _merge_boxes
+    from inpaintkit.inference.windows import merge_boxes
 
     # A chain: each box is within the margin of the next, the ends are far apart.
     chain = np.array([[10, 20, x, x + 10] for x in range(0, 300, 25)])
     lone = np.array([[200, 210, 100, 110]])
-    group_of, boxes = _merge_boxes(np.concatenate([chain, lone]), margin=8, h=300, w=320)
+    group_of, boxes = merge_boxes(np.concatenate([chain, lone]), margin=8, h=300, w=320)
     assert len(boxes) == 2 and len(set(group_of[:-1])) == 1 and group_of[-1] != group_of[0]
     assert boxes[group_of[0]].tolist() == [10, 20, 0, 285]
     # Thousands of far-apart specks stay separate (and this is fast).
     grid = np.array([[y, y + 1, x, x + 1] for y in range(0, 1000, 20) for x in range(0, 1000, 20)])
-    group_of, boxes = _merge_boxes(grid, margin=4, h=1000, w=1000)
+    group_of, boxes = merge_boxes(grid, margin=4, h=1000, w=1000)
     assert len(boxes) == len(grid) == 2500
 
 

@@ -1,4 +1,5 @@
-"""DeepFill v2 generator: protocol, properties, channel plan, Telea + residual mode."""
+"""DeepFill v2 generator: protocol, properties, channel plan, classical coarse input +
+residual mode."""
 
 from __future__ import annotations
 
@@ -6,12 +7,12 @@ import cv2
 import pytest
 import torch
 
-from inpaintkit.classical import classical_fill
 from inpaintkit.conventions import image_to_tensor, tensor_to_image, tensor_to_mask
 from inpaintkit.layers.gated_conv import GatedConv2d
 from inpaintkit.models import MODELS, create_model
 from inpaintkit.models.base import config_from_dict, config_to_dict
-from inpaintkit.models.deepfill_v2 import DeepFillV2, DeepFillV2Config, DeepFillV2Vanilla
+from inpaintkit.models.classical import CLASSICAL_METHODS, classical_fill, coarse_from_tensors
+from inpaintkit.models.deepfill_v2 import COARSE_MODES, DeepFillV2, DeepFillV2Config, DeepFillV2Vanilla
 
 VARIANTS = [
     ("deepfill_v2", {}),
@@ -31,6 +32,13 @@ def _batch(h: int, w: int, batch: int = 2, seed: int = 0):
     return image, mask
 
 
+def _coarse(model: DeepFillV2, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor | None:
+    """The coarse input the model asks for (None for the learned coarse network)."""
+    if model.coarse_input is None:
+        return None
+    return coarse_from_tensors(image, mask, model.coarse_input)
+
+
 def _params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -48,7 +56,7 @@ def test_forward_backward_tiny(name: str, overrides: dict, size: tuple[int, int]
     torch.manual_seed(0)
     model = create_model(name, tiny=True, **overrides)
     image, mask = _batch(*size)
-    coarse, refined = model(image, mask)
+    coarse, refined = model(image, mask, coarse=_coarse(model, image, mask))
     for out in (coarse, refined):
         assert out.shape == image.shape
         assert torch.isfinite(out).all()
@@ -71,8 +79,8 @@ def test_pixels_inside_the_hole_do_not_matter(name: str, overrides: dict) -> Non
     image, mask = _batch(64, 64)
     changed = torch.where(mask > 0.5, torch.rand_like(image) * 2 - 1, image)
     with torch.no_grad():
-        a = model(image, mask)
-        b = model(changed, mask)
+        a = model(image, mask, coarse=_coarse(model, image, mask))
+        b = model(changed, mask, coarse=_coarse(model, changed, mask))
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
 
 
@@ -166,7 +174,7 @@ def _classical(image: torch.Tensor, mask: torch.Tensor, method: str) -> torch.Te
     out = []
     for img, m in zip(image, mask, strict=True):
         rgb, hole = tensor_to_image(img), tensor_to_mask(m)
-        if method == "telea":  # independent of inpaintkit.classical on purpose
+        if method == "telea":  # independent of inpaintkit.models.classical on purpose
             filled = cv2.inpaint(rgb, hole, 3, cv2.INPAINT_TELEA)
         else:
             filled = classical_fill(rgb, hole, method, 3)
@@ -184,8 +192,10 @@ def test_untrained_classical_residual_returns_the_classical_result(method: str) 
     image = torch.stack([ys, xs, ys * xs]).unsqueeze(0).repeat(2, 1, 1, 1)
     _, mask = _batch(64, 96)
     expected = _classical(torch.where(mask > 0.5, 0.0, image), mask, method)
+    assert model.coarse_input == method
     with torch.no_grad():
-        coarse, refined = model(image, mask)
+        # The hole's content must not matter: the helper zeroes it like masked_input.
+        coarse, refined = model(image, mask, coarse=coarse_from_tensors(image, mask, method))
     hole = mask.expand_as(image) > 0.5
     assert (refined[hole] - expected[hole]).abs().max() <= 1 / 127.5
     assert torch.equal(coarse, expected)
@@ -196,7 +206,7 @@ def test_telea_stage_has_no_gradient_but_refinement_learns() -> None:
     torch.manual_seed(5)
     model = create_model("deepfill_v2", tiny=True, coarse="telea", residual=True)
     image, mask = _batch(64, 64)
-    coarse, refined = model(image, mask)
+    coarse, refined = model(image, mask, coarse=_coarse(model, image, mask))
     assert not coarse.requires_grad
     (refined - image).abs().mean().backward()
     last = model.refine_net.decoder[-1]
@@ -241,3 +251,23 @@ def test_config_validation_and_round_trip() -> None:
     assert config_from_dict(DeepFillV2Config, config_to_dict(config)) == config
     with pytest.raises(AttributeError):
         config.cnum = 8  # type: ignore[misc]
+
+
+def test_coarse_input_is_required_exactly_when_declared() -> None:
+    assert COARSE_MODES == ("learned", *CLASSICAL_METHODS)
+    image, mask = _batch(64, 64)
+    learned = create_model("deepfill_v2", tiny=True).eval()
+    smooth = create_model("deepfill_v2", tiny=True, coarse="smooth", residual=True).eval()
+    assert learned.coarse_input is None and smooth.coarse_input == "smooth"
+    coarse = coarse_from_tensors(image, mask, "smooth")
+    with pytest.raises(ValueError, match="needs coarse"):
+        smooth.inpaint(image, mask)
+    with pytest.raises(ValueError, match="takes no coarse"):
+        learned.inpaint(image, mask, coarse=coarse)
+    with pytest.raises(ValueError, match="coarse"):
+        smooth.inpaint(image, mask, coarse=coarse[:, :, :32])
+    with torch.no_grad():
+        # Untrained residual: the coarse input itself inside the hole.
+        out = smooth.inpaint(image, mask, coarse=coarse)
+    hole = mask.expand_as(image) > 0.5
+    assert torch.equal(out[hole], coarse[hole])

@@ -95,10 +95,10 @@ def test_edge_channel():
     model = _tiny(edge=True)
     image, mask = _batch(64, 64)
     edge = (torch.rand(2, 1, 64, 64) > 0.9).float()
-    out = model.inpaint(image, mask, edge=edge)
+    out = model.inpaint(image, mask, sketch=edge)
     assert out.shape == image.shape
     # The edge map is a real input (inside the hole too, where it guides the fill).
-    assert not torch.equal(out, model.inpaint(image, mask, edge=torch.zeros_like(edge)))
+    assert not torch.equal(out, model.inpaint(image, mask, sketch=torch.zeros_like(edge)))
     with pytest.raises(ValueError, match="edge"):
         model(image, mask)
     with pytest.raises(ValueError, match="edge"):

@@ -15,6 +15,7 @@ from PIL import Image
 from web_helpers import BlockingModel, box_mask, decode_png, noise_image, png_bytes
 
 from inpaintkit.errors import InpaintError, NotFound, TooLarge, Unsupported
+from inpaintkit.models.base import GeneratorProtocol
 from inpaintkit.models.registry import create_model
 from inpaintkit.web.app import create_app
 from inpaintkit.web.catalog import ModelCatalog
@@ -427,11 +428,10 @@ def test_model_failure_is_500_and_the_server_stays_up(image_and_mask):
         assert c.get("/healthz").json()["busy"] == 0
 
 
-class RaisingModel:
+class RaisingModel(GeneratorProtocol):
     """Raises the given error from inpaint: the status must follow its type."""
 
     multiple = 1
-    pluralistic = False
 
     def __init__(self, error: Exception) -> None:
         self.error = error

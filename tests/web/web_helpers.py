@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from inpaintkit.models.base import GeneratorProtocol
+
 
 def png_bytes(array: np.ndarray, mode: str | None = None) -> bytes:
     buf = io.BytesIO()
@@ -43,7 +45,7 @@ def decode_png(data: bytes) -> np.ndarray:
         return np.asarray(im.convert("RGB"))
 
 
-class BlockingModel:
+class BlockingModel(GeneratorProtocol):
     """A generator-protocol stand-in whose ``inpaint`` waits until released (or fails).
 
     Lets tests hold a worker busy for as long as they need: queue-full, timeout and

@@ -36,8 +36,8 @@ def models(
     from rich.console import Console
     from rich.table import Table
 
-    from inpaintkit.inference.weights import CLASSICAL_NAMES, DEFAULT_WEIGHTS, read_checkpoint_config
-    from inpaintkit.models import MODELS
+    from inpaintkit.inference import available_models
+    from inpaintkit.inference.weights import default_model_name
 
     table = Table(title=f"inpaintkit models (GFLOPs at {size}x{size})" if flops else "inpaintkit models")
     table.add_column("name", no_wrap=True)
@@ -46,22 +46,23 @@ def models(
     table.add_column("GFLOPs", justify="right")
     table.add_column("multiple", justify="right")
     table.add_column("samples")
-    for name in sorted(MODELS):
-        info = _row(name, size, flops)
+    listed = available_models()
+    # Networks first (by name), then the classical fills.
+    for choice in [c for c in listed if c.kind == "network"] + [c for c in listed if c.kind == "classical"]:
+        classical = choice.kind == "classical"
+        info = _row(choice.name, size, flops and not classical)
         table.add_row(
-            name,
-            "network",
-            f"{info['params'] / 1e6:.2f} M",
-            "-" if info["gflops"] is None else f"{info['gflops']:.1f}",
+            choice.name,
+            "OpenCV" if classical else "network",
+            f"{info['params'] / 1e6:.2f} M" if not classical else "0",
+            "n/a" if classical else "-" if info["gflops"] is None else f"{info['gflops']:.1f}",
             str(info["multiple"]),
-            "pluralistic" if getattr(MODELS[name], "pluralistic", False) else "one",
+            "pluralistic" if choice.pluralistic else "one",
         )
-    for name in CLASSICAL_NAMES:
-        table.add_row(name, "OpenCV", "0", "n/a", "1", "one")
     console = Console(highlight=False)
     console.print(table)
-    if (DEFAULT_WEIGHTS / "config.json").is_file():
-        shipped = read_checkpoint_config(DEFAULT_WEIGHTS)["model"]
+    shipped = default_model_name()
+    if shipped is not None:
         console.print(f"default: shipped weights of {shipped}")
     else:
         console.print("default: telea (no trained weights are shipped yet)")

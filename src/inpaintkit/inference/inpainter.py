@@ -8,7 +8,10 @@ copied from the input), after any padding, resizing and cropping.
 
 Each model call pads the image to the model's ``multiple`` (symmetric reflection; the mask
 is padded the same way, so reflected hole pixels stay holes) and runs under
-``torch.inference_mode``.
+``torch.inference_mode``. A model with a ``coarse_input`` (DeepFill v2 with a classical
+coarse stage) gets that fill computed here, on the padded uint8 image
+(:func:`~inpaintkit.models.classical.coarse_batch`); classical models run on the uint8
+arrays directly (``inpaint_array``).
 
 Strategies for images larger than the model's native size ``N`` (its training size: the
 ``native_size`` argument, else the model's ``native_size`` attribute, else the checkpoint's
@@ -44,8 +47,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-from dataclasses import dataclass
-from typing import Any
 
 import cv2
 import numpy as np
@@ -54,9 +55,12 @@ from torch import nn
 
 from inpaintkit.conventions import image_to_tensor, mask_to_tensor
 from inpaintkit.errors import InpaintError
-from inpaintkit.inference.classical import ClassicalInpainter
 from inpaintkit.inference.device import resolve_device
-from inpaintkit.inference.weights import LoadedModel, registry_name, resolve_model
+from inpaintkit.inference.weights import LoadedModel, resolve_model
+from inpaintkit.inference.windows import Window, pad_to, plan_windows
+from inpaintkit.models.base import GeneratorProtocol
+from inpaintkit.models.classical import coarse_batch
+from inpaintkit.models.serialization import registry_name
 
 logger = logging.getLogger(__name__)
 
@@ -69,65 +73,14 @@ except ImportError:  # pragma: no cover - io is part of the package
     DEFAULT_MAX_PIXELS = 50_000_000
 
 
-@dataclass
-class _Window:
-    y0: int
-    y1: int
-    x0: int
-    x1: int
-    own: np.ndarray  # (y1-y0, x1-x0) bool: the hole pixels this window pastes
-
-
-def _merge_boxes(boxes: np.ndarray, margin: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """Merge boxes (n, 4: y0, y1, x0, x1) whose margin-grown versions overlap, repeatedly
-    (a merged box may reach new ones). Returns (group index of each box, group boxes).
-
-    Overlap is found by painting the grown boxes and labelling the connected regions, so
-    thousands of specks cost a few image-sized passes, not a quadratic number of pairs.
-    """
-    group_of = np.arange(len(boxes))
-    current = boxes.copy()
-    while len(current) > 1:
-        canvas = np.zeros((h, w), dtype=np.uint8)
-        for y0, y1, x0, x1 in current.tolist():
-            canvas[max(y0 - margin, 0) : y1 + margin, max(x0 - margin, 0) : x1 + margin] = 1
-        _, regions = cv2.connectedComponents(canvas, connectivity=4)
-        ids, inverse = np.unique(regions[current[:, 0], current[:, 2]], return_inverse=True)
-        if len(ids) == len(current):
-            break
-        merged = np.stack([np.full(len(ids), h), np.zeros(len(ids), np.int64),
-                           np.full(len(ids), w), np.zeros(len(ids), np.int64)], axis=1).astype(np.int64)
-        np.minimum.at(merged[:, 0], inverse, current[:, 0])
-        np.maximum.at(merged[:, 1], inverse, current[:, 1])
-        np.minimum.at(merged[:, 2], inverse, current[:, 2])
-        np.maximum.at(merged[:, 3], inverse, current[:, 3])
-        group_of = inverse[group_of]
-        current = merged
-    return group_of, current
-
-
-def _window_around(box: tuple[int, int, int, int], margin: int, h: int, w: int) -> tuple[int, int, int, int]:
-    """Box (y0,y1,x0,x1) grown by ``margin``; shifted back inside the image, not shrunk."""
-    y0, y1, x0, x1 = box
-
-    def axis(a0: int, a1: int, size: int) -> tuple[int, int]:
-        length = min(a1 - a0 + 2 * margin, size)
-        start = min(max(a0 - margin, 0), size - length)
-        return start, start + length
-
-    wy0, wy1 = axis(y0, y1, h)
-    wx0, wx1 = axis(x0, x1, w)
-    return wy0, wy1, wx0, wx1
-
-
-def _pad_to(array: np.ndarray, multiple: int) -> np.ndarray:
-    h, w = array.shape[:2]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if not (ph or pw):
-        return array
-    widths = [(0, ph), (0, pw)] + [(0, 0)] * (array.ndim - 2)
-    # "symmetric" (edge pixel repeated) works for any pad width, even wider than the image.
-    return np.pad(array, widths, mode="symmetric")
+def check_generator(model: object) -> GeneratorProtocol:
+    """``model`` itself if it follows the generator protocol, else an InpaintError."""
+    if not isinstance(model, GeneratorProtocol):
+        raise InpaintError(
+            f"{type(model).__name__} does not follow the generator protocol "
+            f"(subclass inpaintkit.models.base.InpaintModel or GeneratorProtocol)"
+        )
+    return model
 
 
 def _composite_uint8(pred: np.ndarray, image: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -145,14 +98,15 @@ def _composite_uint8(pred: np.ndarray, image: np.ndarray, hole: np.ndarray) -> n
 class Inpainter:
     """Fill holes in uint8 images with any model (see the module docstring).
 
-    ``model``: ``"default"``, a registry name, ``"telea"``/``"ns"``/``"smooth"``, a checkpoint folder or
-    ``.safetensors`` file, an ``.onnx`` file, or a module following the generator protocol.
+    ``model``: ``"default"``, a registry name (``"telea"``/``"ns"``/``"smooth"`` included), a
+    checkpoint folder or ``.safetensors`` file, an ``.onnx`` file, or an object following
+    the generator protocol (:class:`~inpaintkit.models.base.GeneratorProtocol`).
     ``max_pixels``: larger images are refused (None: no limit).
     """
 
     def __init__(
         self,
-        model: str | os.PathLike | nn.Module | Any = "default",
+        model: str | os.PathLike | GeneratorProtocol = "default",
         device: str | torch.device = "auto",
         strategy: str = "auto",
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
@@ -169,36 +123,34 @@ class Inpainter:
         if isinstance(model, (str, os.PathLike)):
             loaded = resolve_model(model, self.device)
         else:
-            if not callable(getattr(model, "inpaint", None)):
-                raise InpaintError(f"{type(model).__name__} has no inpaint(image, mask) method")
-            if isinstance(model, ClassicalInpainter):
-                name = model.name
-            elif isinstance(model, nn.Module):
-                try:
-                    name = registry_name(model)
-                except InpaintError:
-                    name = type(model).__name__
-                model = model.eval().to(self.device)
-            else:
-                name = getattr(model, "name", type(model).__name__)
-            loaded = LoadedModel(model, name, "module")
-        self.model = loaded.model
+            loaded = LoadedModel(*self._given(model), "module")
+        self.model: GeneratorProtocol = loaded.model
         self.model_name: str = loaded.name
         self.source: str = loaded.source
         self.load_notes: list[str] = list(loaded.notes)
         self.strategy = strategy
         self.max_pixels = max_pixels
-        self.classical = isinstance(self.model, ClassicalInpainter)
         meta = loaded.metadata
         native = (
             native_size
-            or getattr(self.model, "native_size", None)
+            or self.model.native_size
             or meta.get("native_size") or meta.get("image_size") or meta.get("size")
         )
-        self.native_size = int(native) if native else (512 if self.classical else DEFAULT_NATIVE_SIZE)
+        self.native_size = int(native) if native else DEFAULT_NATIVE_SIZE
         self.crop_margin = crop_margin
         self.notes: list[str] = []  # notes of the last inpaint() call
         self.last_strategy: str | None = None
+
+    def _given(self, model: object) -> tuple[GeneratorProtocol, str]:
+        """A model object passed in: (the model on this device in eval mode, its name)."""
+        model = check_generator(model)
+        if not isinstance(model, nn.Module):
+            return model, type(model).__name__
+        try:
+            name = registry_name(model)
+        except InpaintError:
+            name = type(model).__name__
+        return model.eval().to(self.device), name
 
     def __repr__(self) -> str:
         return (
@@ -209,16 +161,20 @@ class Inpainter:
     # --- properties of the model --------------------------------------------------------
 
     @property
+    def classical(self) -> bool:
+        return self.model.classical
+
+    @property
     def multiple(self) -> int:
-        return max(int(getattr(self.model, "multiple", 1)), 1)
+        return max(self.model.multiple, 1)
 
     @property
     def pluralistic(self) -> bool:
-        return bool(getattr(self.model, "pluralistic", False)) and callable(getattr(self.model, "sample", None))
+        return self.model.pluralistic
 
     @property
     def stochastic(self) -> bool:
-        return self.pluralistic or bool(getattr(self.model, "stochastic", False))
+        return self.model.stochastic
 
     # --- public API -------------------------------------------------------------------
 
@@ -322,21 +278,26 @@ class Inpainter:
                  seed: int | None) -> list[np.ndarray]:
         """Raw predictions (not composited) for the whole of ``image``: K (H,W,3) uint8."""
         if self.classical:
-            return [self.model.inpaint_array(image, hole)] * samples
+            return [self.model.inpaint_array(image, hole)] * samples  # type: ignore[attr-defined]
         h, w = hole.shape
-        m = self.multiple
-        x = image_to_tensor(_pad_to(image, m)).to(self.device)
-        k = mask_to_tensor(_pad_to(hole, m)).to(self.device)
+        padded, padded_hole = pad_to(image, self.multiple), pad_to(hole, self.multiple)
+        x = image_to_tensor(padded).to(self.device)
+        k = mask_to_tensor(padded_hole).to(self.device)
+        extra = {}
+        if self.model.coarse_input is not None:
+            # The classical coarse input, on the same padded uint8 image the model sees.
+            extra["coarse"] = coarse_batch(padded, padded_hole, self.model.coarse_input).to(self.device)
         with torch.inference_mode():
             if self.pluralistic and samples > 1:
                 outs = list(self.model.sample(x, k, samples, generator=self._generator(seed))[0])
             elif samples > 1:
                 outs = [
-                    self.model.inpaint(x, k, generator=self._generator(None if seed is None else seed + i))[0]
+                    self.model.inpaint(x, k, generator=self._generator(None if seed is None else seed + i),
+                                       **extra)[0]
                     for i in range(samples)
                 ]
             else:
-                outs = [self.model.inpaint(x, k, generator=self._generator(seed))[0]]
+                outs = [self.model.inpaint(x, k, generator=self._generator(seed), **extra)[0]]
         results = []
         for out in outs:
             t = ((out[:, :h, :w].float().cpu() + 1.0) * 127.5).round().clamp(0, 255)
@@ -364,36 +325,8 @@ class Inpainter:
             self._note("image is not larger than the native size: resize strategy runs at full size")
         return self._scaled_predict(image, hole, samples, seed)
 
-    def _plan_windows(self, hole: np.ndarray) -> list[_Window]:
-        h, w = hole.shape
-        margin = self._margin()
-        hole_u8 = hole.astype(np.uint8)
-        if margin:
-            kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * margin + 1, 2 * margin + 1))
-            grouped = cv2.dilate(hole_u8, kernel)
-        else:
-            grouped = hole_u8
-        count, labels, _, _ = cv2.connectedComponentsWithStats(grouped, connectivity=8)
-        # Bounding boxes (y0, y1, x0, x1) of the *hole* pixels of each component.
-        ys, xs = np.nonzero(hole)
-        lab = labels[ys, xs]
-        boxes = np.stack([np.full(count, h), np.zeros(count, np.int64),
-                          np.full(count, w), np.zeros(count, np.int64)], axis=1).astype(np.int64)
-        np.minimum.at(boxes[:, 0], lab, ys)
-        np.maximum.at(boxes[:, 1], lab, ys + 1)
-        np.minimum.at(boxes[:, 2], lab, xs)
-        np.maximum.at(boxes[:, 3], lab, xs + 1)
-        components = np.array([i for i in range(1, count) if boxes[i, 1] > 0], dtype=np.int64)
-        group_of, group_boxes = _merge_boxes(boxes[components], margin, h, w)
-        lookup = np.full(count, -1, dtype=np.int64)  # component label -> group
-        lookup[components] = group_of
-        windows = []
-        for g, (y0, y1, x0, x1) in enumerate(group_boxes.tolist()):
-            side = max(y1 - y0, x1 - x0)
-            wy0, wy1, wx0, wx1 = _window_around((y0, y1, x0, x1), max(margin, side // 2), h, w)
-            own = (lookup[labels[wy0:wy1, wx0:wx1]] == g) & hole[wy0:wy1, wx0:wx1]
-            windows.append(_Window(wy0, wy1, wx0, wx1, own))
-        return windows
+    def _plan_windows(self, hole: np.ndarray) -> list[Window]:
+        return plan_windows(hole, self._margin())
 
     def _cropped(self, image: np.ndarray, hole: np.ndarray, samples: int,
                  seed: int | None) -> list[np.ndarray]:

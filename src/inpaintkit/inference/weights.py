@@ -1,54 +1,33 @@
-"""Checkpoints: save and load generators as ``config.json`` + ``model.safetensors``.
+"""Model names and paths -> loaded generators, on top of :mod:`inpaintkit.models.serialization`.
 
-A checkpoint is a folder::
-
-    config.json        {"format": "inpaintkit", "version": 1, "model": "<registry name>",
-                        "config": {...dataclass fields...}, "dtype": "float32",
-                        ...free metadata (training steps, image size, ...)}
-    model.safetensors  the state dict (fp32, or fp16 to halve the size)
-
-Nothing is ever unpickled: ``.pt`` / ``.pth`` / ``.ckpt`` files are refused. Saving is
-atomic: the folder is written under a temporary name beside the target and renamed into
-place, so a crash leaves either the old checkpoint or the new one, never half of one.
-
-:func:`load_model` accepts a registry name (fresh, *untrained* weights: a loud warning),
-``telea`` / ``ns`` (OpenCV), ``default`` (the shipped weights in
-``inpaintkit/weights/default/``; until those exist, Telea, and it says so), a checkpoint
-folder, a ``.safetensors`` file with its ``config.json`` beside it, or an ``.onnx`` file.
+:func:`resolve_model` accepts ``default`` (the shipped weights in
+``inpaintkit/weights/default/``; without them, Telea, and it says so), a registry name (the
+classical ``telea`` / ``ns`` / ``smooth``, or a network with fresh, *untrained* weights: a
+loud warning), a checkpoint folder, a ``.safetensors`` file with its ``config.json`` beside
+it, or an ``.onnx`` file. :func:`available_models` lists the names for menus (the web app,
+``inpaintkit models``) so that they need not import the registry.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
-from inpaintkit.errors import InpaintError
-from inpaintkit.inference.classical import METHODS, ClassicalInpainter
+from inpaintkit.errors import InpaintError, NotFound
 from inpaintkit.inference.device import resolve_device
-from inpaintkit.models.base import config_from_dict, config_to_dict
-from inpaintkit.models.registry import MODELS
+from inpaintkit.models import MODELS, create_model
+from inpaintkit.models.serialization import CONFIG_FILE, load_checkpoint, read_checkpoint_config
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "inpaintkit"
-VERSION = 1
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
-CLASSICAL_NAMES = tuple(METHODS)  # ("telea", "ns", "smooth")
 # The weights that ship with the package (config.json + model.safetensors).
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "default"
-_RESERVED = {"format", "version", "model", "config", "dtype"}
-_PICKLE_SUFFIXES = {".pt", ".pth", ".ckpt", ".bin", ".pkl", ".pickle", ".tar"}
 
 
 class UntrainedModelWarning(UserWarning):
@@ -60,233 +39,61 @@ class LoadedModel:
     """What :func:`resolve_model` found: the module plus how to describe it."""
 
     model: Any
-    name: str  # registry / classical name ("deepfill_v2", "telea", "onnx:file.onnx")
+    name: str  # registry name ("deepfill_v2", "telea", "onnx:file.onnx")
     source: str  # "registry", "classical", "default", "checkpoint", "onnx"
     notes: list[str] = dataclasses.field(default_factory=list)
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
-def registry_name(model: nn.Module) -> str:
-    """The :data:`MODELS` name of ``model``'s class (exact class first, then subclasses)."""
-    for name, cls in MODELS.items():
-        if type(model) is cls:
-            return name
-    for name, cls in MODELS.items():
-        if isinstance(model, cls):
-            return name
-    raise InpaintError(
-        f"{type(model).__name__} is not a registered model (known: "
-        f"{', '.join(sorted(MODELS)) or 'none'}); only registered models can be saved"
-    )
+@dataclasses.dataclass(frozen=True)
+class ModelChoice:
+    """A model on offer: one name :func:`resolve_model` accepts without a path (the web
+    catalog adds the kinds "file" and "injected")."""
+
+    name: str
+    kind: str  # "default", "classical", "network", "file", "injected"
+    pluralistic: bool
+    untrained: bool  # a network without weights: its output is noise
+    description: str
 
 
-# --- saving ---------------------------------------------------------------------------
+def classical_names() -> list[str]:
+    """The registered classical fills, in registry order (telea, ns, smooth)."""
+    return [name for name, cls in MODELS.items() if cls.classical]
 
-def _fsync_dir(path: Path) -> None:
+
+def default_model_name() -> str | None:
+    """The registry name of the shipped default weights (None: none are shipped)."""
+    if not (DEFAULT_WEIGHTS / CONFIG_FILE).is_file():
+        return None
+    return str(read_checkpoint_config(DEFAULT_WEIGHTS)["model"])
+
+
+def available_models() -> list[ModelChoice]:
+    """``default``, the classical fills, then the networks by name."""
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _state_for_saving(model: nn.Module, dtype: torch.dtype | None) -> dict[str, torch.Tensor]:
-    state = {}
-    for key, tensor in model.state_dict().items():
-        t = tensor.detach().cpu()
-        if dtype is not None and t.is_floating_point():
-            t = t.to(dtype)
-        # A private contiguous copy: safetensors refuses tensors that share storage
-        # (tied weights) and non-contiguous views.
-        state[key] = t.clone().contiguous()
-    return state
-
-
-def save_model(
-    model: nn.Module,
-    folder: str | os.PathLike,
-    dtype: torch.dtype | None = None,
-    metadata: dict[str, Any] | None = None,
-) -> Path:
-    """Write ``model`` as a checkpoint folder, atomically; returns the folder.
-
-    ``dtype=torch.float16`` stores floating-point tensors in half precision (loaded back
-    into fp32). ``metadata`` (JSON-able: training steps, image size, ...) is stored at the
-    top level of config.json. An existing checkpoint at ``folder`` is replaced; any other
-    existing file or folder there is refused rather than deleted.
-    """
-    from safetensors.torch import save_file
-
-    if dtype not in (None, torch.float32, torch.float16, torch.bfloat16):
-        raise InpaintError(f"unsupported checkpoint dtype {dtype} (float32, float16, bfloat16)")
-    name = registry_name(model)
-    extra = dict(metadata or {})
-    clash = sorted(_RESERVED & set(extra))
-    if clash:
-        raise InpaintError(f"metadata keys {', '.join(clash)} are reserved in config.json")
-    folder = Path(folder)
-    if folder.exists():
-        if not folder.is_dir():
-            raise InpaintError(f"cannot save checkpoint to {folder}: it is a file")
-        others = sorted(p.name for p in folder.iterdir() if p.name not in (CONFIG_FILE, WEIGHTS_FILE))
-        if others:
-            raise InpaintError(
-                f"refusing to replace {folder}: it holds files that are not part of a "
-                f"checkpoint ({', '.join(others[:3])})"
-            )
-    parent = folder.parent if str(folder.parent) else Path(".")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=parent))
-    except OSError as exc:
-        raise InpaintError(f"cannot write checkpoint to {folder}: {exc.strerror or exc}") from None
-    config = {
-        "format": FORMAT,
-        "version": VERSION,
-        "model": name,
-        "config": config_to_dict(model.config),
-        "dtype": str(dtype or torch.float32).replace("torch.", ""),
-        **extra,
-    }
-    try:
-        weights = tmp / WEIGHTS_FILE
-        save_file(_state_for_saving(model, dtype), str(weights), metadata={"model": name})
-        with open(tmp / CONFIG_FILE, "w", encoding="utf-8") as fh:
-            json.dump(config, fh, indent=2, sort_keys=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        with open(weights, "rb") as fh:
-            os.fsync(fh.fileno())
-        _fsync_dir(tmp)
-        if folder.exists():
-            # Directories cannot be replaced in one rename: move the old one aside first.
-            # In between, the old checkpoint still exists intact under the aside name.
-            aside = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=parent))
-            aside.rmdir()
-            os.rename(folder, aside)
-            os.rename(tmp, folder)
-            shutil.rmtree(aside, ignore_errors=True)
+        shipped = default_model_name()
+    except InpaintError as exc:
+        default = ModelChoice("default", "default", False, False, f"shipped weights (unreadable: {exc})")
+    else:
+        if shipped is None:
+            default = ModelChoice("default", "default", False, False,
+                                  "OpenCV Telea (no trained weights are shipped yet)")
         else:
-            os.rename(tmp, folder)
-        _fsync_dir(parent)
-    except BaseException as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(exc, OSError):
-            raise InpaintError(f"cannot write checkpoint to {folder}: {exc.strerror or exc}") from None
-        raise
-    return folder
-
-
-# --- loading --------------------------------------------------------------------------
-
-def _checkpoint_files(path: Path) -> tuple[Path, Path]:
-    """(config.json, weights) for a folder, a .safetensors file or a config.json path."""
-    if path.is_dir():
-        config, weights = path / CONFIG_FILE, path / WEIGHTS_FILE
-        if not config.is_file():
-            raise InpaintError(f"checkpoint folder {path} has no {CONFIG_FILE}")
-        if not weights.is_file():
-            raise InpaintError(f"checkpoint folder {path} has no {WEIGHTS_FILE}")
-        return config, weights
-    suffix = path.suffix.lower()
-    if suffix in _PICKLE_SUFFIXES:
-        raise InpaintError(
-            f"refusing to load {path}: pickle checkpoints ({suffix}) can run arbitrary code; "
-            f"use a safetensors checkpoint folder"
-        )
-    if suffix == ".safetensors":
-        config = path.parent / CONFIG_FILE
-        if not config.is_file():
-            raise InpaintError(f"{path} has no {CONFIG_FILE} beside it")
-        return config, path
-    if path.name == CONFIG_FILE:
-        return _checkpoint_files(path.parent)
-    raise InpaintError(
-        f"cannot load {path}: expected a checkpoint folder, a .safetensors file or an .onnx file"
-    )
-
-
-def read_checkpoint_config(path: str | os.PathLike) -> dict[str, Any]:
-    """The validated contents of a checkpoint's config.json."""
-    config_path, _ = _checkpoint_files(Path(path))
-    try:
-        info = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InpaintError(f"cannot read {config_path}: {exc}") from None
-    if not isinstance(info, dict) or info.get("format") != FORMAT:
-        raise InpaintError(f"{config_path} is not an inpaintkit checkpoint config")
-    version = info.get("version")
-    if not isinstance(version, int) or version > VERSION:
-        raise InpaintError(
-            f"{config_path} has checkpoint version {version!r}; this inpaintkit reads "
-            f"version <= {VERSION} (upgrade inpaintkit)"
-        )
-    name = info.get("model")
-    if name not in MODELS:
-        raise InpaintError(
-            f"{config_path} names unknown model {name!r} (known: {', '.join(sorted(MODELS)) or 'none'})"
-        )
-    if not isinstance(info.get("config", {}), dict):
-        raise InpaintError(f"{config_path}: 'config' must be an object")
-    return info
-
-
-def _check_state(path: Path, expected: dict[str, torch.Tensor], got: dict[str, torch.Tensor]) -> None:
-    missing = [k for k in expected if k not in got]
-    unexpected = [k for k in got if k not in expected]
-    shapes = [k for k in expected if k in got and tuple(got[k].shape) != tuple(expected[k].shape)]
-    if not (missing or unexpected or shapes):
-        return
-    parts = []
-    if missing:
-        parts.append(f"{len(missing)} missing ({', '.join(missing[:3])})")
-    if unexpected:
-        parts.append(f"{len(unexpected)} unexpected ({', '.join(unexpected[:3])})")
-    if shapes:
-        k = shapes[0]
-        parts.append(
-            f"{len(shapes)} with other shapes ({k}: {tuple(got[k].shape)} in the file, "
-            f"{tuple(expected[k].shape)} in the model)"
-        )
-    raise InpaintError(f"weights in {path} do not match the config: {'; '.join(parts)}")
-
-
-def _load_checkpoint(path: Path, device: torch.device) -> LoadedModel:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    info = read_checkpoint_config(path)
-    config_path, weights_path = _checkpoint_files(path)
-    name = info["model"]
-    cls = MODELS[name]
-    try:
-        config = config_from_dict(cls.config_class, info.get("config", {}))
-        model = cls(config)
-    except (TypeError, ValueError) as exc:
-        raise InpaintError(f"{config_path}: bad config for {name}: {exc}") from None
-    try:
-        state = load_file(str(weights_path), device="cpu")
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise InpaintError(f"cannot read weights {weights_path}: {exc}") from None
-    expected = model.state_dict()
-    _check_state(weights_path, expected, state)
-    # fp16/bf16 files go into the model's own (fp32) parameters.
-    state = {k: v.to(expected[k].dtype) for k, v in state.items()}
-    model.load_state_dict(state, strict=True)
-    model.eval().to(device)
-    metadata = {k: v for k, v in info.items() if k not in ("format", "version", "config")}
-    return LoadedModel(model, name, "checkpoint", [], metadata)
+            default = ModelChoice("default", "default", MODELS[shipped].pluralistic, False,
+                                  f"shipped weights of {shipped}")
+    choices = [default]
+    choices += [ModelChoice(name, "classical", False, False, f"OpenCV {name} (classical, fast)")
+                for name in classical_names()]
+    choices += [
+        ModelChoice(name, "network", MODELS[name].pluralistic, True,
+                    f"{MODELS[name].__name__} with random weights (no checkpoint given)")
+        for name in sorted(MODELS) if not MODELS[name].classical
+    ]
+    return choices
 
 
 def _untrained(name: str, device: torch.device) -> LoadedModel:
-    from inpaintkit.models.registry import create_model
-
     message = (
         f"model '{name}' is UNTRAINED (random weights): its output is noise; pass a "
         f"checkpoint folder for real results"
@@ -303,29 +110,29 @@ def resolve_model(name_or_path: str | os.PathLike, device: str | torch.device = 
     """
     dev = resolve_device(device)
     key = os.fspath(name_or_path)
-    if key in CLASSICAL_NAMES:
-        return LoadedModel(ClassicalInpainter(key), key, "classical")
     if key == "default":
         if (DEFAULT_WEIGHTS / CONFIG_FILE).is_file():
-            loaded = _load_checkpoint(DEFAULT_WEIGHTS, dev)
-            loaded.source = "default"
-            loaded.notes.append(f"default model: shipped weights of {loaded.name}")
-            return loaded
+            model, metadata = load_checkpoint(DEFAULT_WEIGHTS, dev)
+            name = metadata["model"]
+            return LoadedModel(model, name, "default", [f"default model: shipped weights of {name}"], metadata)
         note = "no trained default weights are shipped yet: 'default' uses OpenCV Telea"
         logger.info(note)
-        return LoadedModel(ClassicalInpainter("telea"), "telea", "default", [note])
+        return LoadedModel(create_model("telea"), "telea", "default", [note])
     if key in MODELS:
+        if MODELS[key].classical:
+            return LoadedModel(create_model(key), key, "classical")
         return _untrained(key, dev)
     path = Path(key).expanduser()
     if not path.exists():
-        known = ", ".join(["default", *CLASSICAL_NAMES, *sorted(MODELS)])
-        raise InpaintError(f"unknown model '{key}': not a model name ({known}) nor an existing path")
+        known = ", ".join(["default", *classical_names(), *sorted(set(MODELS) - set(classical_names()))])
+        raise NotFound(f"unknown model '{key}': not a model name ({known}) nor an existing path")
     if path.is_file() and path.suffix.lower() == ".onnx":
-        from inpaintkit.inference.export import OnnxInpaintModel
+        from inpaintkit.inference.onnx_model import OnnxInpaintModel
 
-        model = OnnxInpaintModel(path, device=dev)
-        return LoadedModel(model, f"onnx:{path.name}", "onnx", [], dict(model.metadata))
-    return _load_checkpoint(path, dev)
+        onnx = OnnxInpaintModel(path, device=dev)
+        return LoadedModel(onnx, f"onnx:{path.name}", "onnx", [], dict(onnx.metadata))
+    model, metadata = load_checkpoint(path, dev)
+    return LoadedModel(model, metadata["model"], "checkpoint", [], metadata)
 
 
 def load_model(name_or_path: str | os.PathLike, device: str | torch.device = "cpu") -> Any:

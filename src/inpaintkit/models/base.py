@@ -1,19 +1,39 @@
-"""What every inpainting generator in :data:`inpaintkit.models.MODELS` provides.
+"""The generator protocol: what every entry of :data:`inpaintkit.models.MODELS` provides.
 
-A generator is an ``nn.Module`` with
+Tensors follow :mod:`inpaintkit.conventions`: image (B,3,H,W) in [-1,1], mask (B,1,H,W),
+1 = hole. Every attribute below has a default on :class:`GeneratorProtocol`, so callers
+read them directly (never ``getattr`` probes):
 
-* ``config``: its frozen config dataclass (saved as JSON beside the weights);
-* ``config_class`` (class attribute): that dataclass type;
-* ``tiny`` (class attribute): config overrides for the test-sized model (<= 32 channels);
-* ``multiple`` (property): H and W must be divisible by it (the Inpainter pads);
-* ``forward(image, mask, ...)``: model-specific outputs, used by its training objective;
-* ``inpaint(image, mask, generator=None) -> (B,3,H,W)``: the completed image in [-1, 1],
-  *not* composited (the caller composites); deterministic for a given ``generator``.
+=====================  ===============================================================
+``multiple``           int: H and W must be divisible by it (the Inpainter pads). 8.
+``pluralistic``        bool: ``sample(image, mask, k, generator=None) -> (B,k,3,H,W)``
+                       gives k different completions. Pluralistic implies stochastic.
+``stochastic``         bool: the output depends on ``generator`` (K samples = K seeds).
+``native_size``        int | None: the image side the model works best at (None: the
+                       caller's default, or the checkpoint's metadata).
+``exportable``         bool: ``inpaint`` is a pure network that ONNX export can trace.
+``classical``          bool: a fixed (non-learned) uint8 fill; it also has the fast path
+                       ``inpaint_array(image (H,W,3) uint8, hole (H,W) bool) -> uint8``.
+``sketch_channels``    int: channels of the optional ``sketch`` guidance input (0: none).
+``coarse_input``       str | None: name of the classical fill (``telea``, ``ns``,
+                       ``smooth``, see :mod:`.classical`) that the model takes as its
+                       ``coarse`` input tensor; the caller computes it on uint8
+                       (:func:`inpaintkit.models.classical.coarse_batch`).
+=====================  ===============================================================
 
-Inputs follow :mod:`inpaintkit.conventions`: image (B,3,H,W) in [-1,1], mask (B,1,H,W),
-1 = hole. Each model zeroes the hole itself (``masked_input``), so pixel values inside the
-hole never reach the output. Pluralistic models also provide
-``sample(image, mask, k, generator=None) -> (B,k,3,H,W)``.
+``inpaint(image, mask, generator=None, *, coarse=None, sketch=None) -> (B,3,H,W)``: the
+completed image in [-1, 1], *not* composited (the caller composites); deterministic for a
+given ``generator``. ``coarse`` (B,3,H,W) in [-1,1] is required iff ``coarse_input`` is set
+and refused otherwise; ``sketch`` (B, sketch_channels, H, W) is refused when
+``sketch_channels == 0``. Each model zeroes the hole itself
+(:func:`~inpaintkit.conventions.masked_input`), so pixel values inside the hole never
+reach the output.
+
+A network is an :class:`InpaintModel` (an ``nn.Module``) that also has ``config`` (its
+frozen config dataclass, saved as JSON beside the weights), ``config_class`` and ``tiny``
+(config overrides for the test-sized model, <= 32 channels), and ``forward(image, mask,
+...)`` with model-specific outputs for its training objective. Runtime wrappers that are
+not modules (the ONNX Runtime model, test doubles) subclass :class:`GeneratorProtocol`.
 """
 
 from __future__ import annotations
@@ -25,27 +45,87 @@ import torch
 from torch import nn
 
 
-class InpaintModel(nn.Module):
-    """Base class: keeps the config and implements the shared bits of the protocol."""
+class GeneratorProtocol:
+    """The protocol's attributes with their defaults (see the module docstring)."""
 
-    config_class: ClassVar[type]
-    tiny: ClassVar[dict[str, Any]] = {}
     pluralistic: ClassVar[bool] = False
-    # Extra input channels beyond image + mask (e.g. 1 for a sketch/edge map).
-    def __init__(self, config: Any) -> None:
-        super().__init__()
-        if not dataclasses.is_dataclass(config):
-            raise TypeError(f"{type(self).__name__} needs a {self.config_class.__name__}")
-        self.config = config
+    stochastic: ClassVar[bool] = False
+    exportable: ClassVar[bool] = True
+    classical: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.pluralistic:
+            cls.stochastic = True  # K samples differ by construction
 
     @property
     def multiple(self) -> int:
         return 8
 
+    @property
+    def native_size(self) -> int | None:
+        return None
+
+    @property
+    def sketch_channels(self) -> int:
+        return 0
+
+    @property
+    def coarse_input(self) -> str | None:
+        return None
+
     def inpaint(
-        self, image: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None
+        self,
+        image: torch.Tensor,
+        mask: torch.Tensor,
+        generator: torch.Generator | None = None,
+        *,
+        coarse: torch.Tensor | None = None,
+        sketch: torch.Tensor | None = None,
     ) -> torch.Tensor:
         raise NotImplementedError
+
+    def sample(
+        self, image: torch.Tensor, mask: torch.Tensor, k: int,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        raise NotImplementedError(f"{type(self).__name__} is not pluralistic: it has no sample()")
+
+    def check_extra_inputs(
+        self, image: torch.Tensor, coarse: torch.Tensor | None, sketch: torch.Tensor | None
+    ) -> None:
+        """ValueError when ``coarse`` / ``sketch`` do not fit ``coarse_input`` /
+        ``sketch_channels`` (missing, unexpected, or of the wrong shape)."""
+        who = type(self).__name__
+        if self.coarse_input is None and coarse is not None:
+            raise ValueError(f"{who} takes no coarse input (coarse_input is None)")
+        if self.coarse_input is not None:
+            if coarse is None:
+                raise ValueError(
+                    f"{who} needs coarse=(B,3,H,W): its '{self.coarse_input}' fill of the "
+                    f"masked image (inpaintkit.models.classical.coarse_batch computes it)"
+                )
+            if coarse.shape != image.shape:
+                raise ValueError(f"{who}: coarse {tuple(coarse.shape)} should be {tuple(image.shape)}")
+        if sketch is not None:
+            want = (image.shape[0], self.sketch_channels, *image.shape[-2:])
+            if not self.sketch_channels:
+                raise ValueError(f"{who} takes no sketch (sketch_channels is 0)")
+            if tuple(sketch.shape) != want:
+                raise ValueError(f"{who}: sketch {tuple(sketch.shape)} should be {want}")
+
+
+class InpaintModel(GeneratorProtocol, nn.Module):
+    """Base class of the registered generators: keeps the config (see the module docstring)."""
+
+    config_class: ClassVar[type]
+    tiny: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, config: Any) -> None:
+        super().__init__()
+        if not dataclasses.is_dataclass(config):
+            raise TypeError(f"{type(self).__name__} needs a {self.config_class.__name__}")
+        self.config = config
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

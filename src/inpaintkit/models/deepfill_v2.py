@@ -32,10 +32,11 @@ Differences from the official code (documented choices):
 * the contextual-attention mask is downsampled with max pooling (any hole pixel), not
   nearest, and the layer uses true cosine similarity (see its module).
 * the learned coarse network can be replaced by a classical fill (``coarse="telea"``,
-  ``"ns"`` or ``"smooth"``, :mod:`inpaintkit.classical`): each sample is filled on uint8
-  under ``no_grad`` on the CPU. That stage is **not differentiable** (no gradient reaches it; the
-  coarse output has ``requires_grad=False``) and **not part of ONNX export** (it is a
-  per-sample OpenCV call outside the graph).
+  ``"ns"`` or ``"smooth"``, :mod:`inpaintkit.models.classical`). That fill is *data*, not
+  part of the network: ``coarse_input`` names it and the caller passes it as the
+  ``coarse`` input (B,3,H,W) in [-1, 1], computed once on uint8 (in the data workers when
+  training, in the Inpainter at inference; :func:`~inpaintkit.models.classical.coarse_batch`).
+  No gradient reaches it, and the ONNX graph takes it as a third input.
 * ``residual=True``: the refinement output is ``clamp(x2 + delta, -1, 1)`` with the last
   layer zero-initialised, so an untrained model returns exactly ``x2`` (the coarse result
   inside the hole, the input outside). There is no tanh on ``delta``; the clamp bounds it.
@@ -56,19 +57,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from inpaintkit.classical import CLASSICAL_METHODS, classical_fill
-from inpaintkit.conventions import (
-    composite,
-    image_to_tensor,
-    masked_input,
-    tensor_to_image,
-    tensor_to_mask,
-)
+from inpaintkit.conventions import composite, masked_input
 from inpaintkit.layers.contextual_attention import ContextualAttention
 from inpaintkit.layers.gated_conv import GatedConv2d, GatedDeconv2d
 from inpaintkit.models.base import InpaintModel
 
-COARSE_MODES = ("learned", *CLASSICAL_METHODS)
+# The classical fills of inpaintkit.models.classical, named here so that this module
+# does not import OpenCV.
+COARSE_MODES = ("learned", "telea", "ns", "smooth")
 
 
 @dataclass(frozen=True)
@@ -81,7 +77,8 @@ class DeepFillV2Config:
     in_extra: extra input channels (1 = a user sketch / edge map, used inside the hole).
     gated: gated convolutions; False = plain convs (the vanilla ablation).
     coarse: "learned" (coarse network) or a classical fill with no parameters: "telea",
-        "ns" or "smooth" (radius 3; see :mod:`inpaintkit.classical`).
+        "ns" or "smooth" (radius 3; see :mod:`inpaintkit.models.classical`), given to
+        ``forward`` / ``inpaint`` as the ``coarse`` input.
     residual: refined = clamp(coarse + delta, -1, 1) with a zero-initialised last layer.
     refine_sees_mask: feed ones + mask (+ sketch) to the refinement stage too.
     """
@@ -120,20 +117,6 @@ def _rgb_out(in_ch: int, zero: bool = False) -> nn.Conv2d:
         nn.init.zeros_(conv.weight)
         nn.init.zeros_(conv.bias)
     return conv
-
-
-@torch.no_grad()
-def classical_coarse(image: torch.Tensor, mask: torch.Tensor, method: str) -> torch.Tensor:
-    """A classical fill (radius 3) of each sample, ``(B,3,H,W)`` in [-1, 1] on image's device.
-
-    Runs on CPU uint8 (values are rounded to 1/127.5); not differentiable.
-    """
-    filled = []
-    for img, m in zip(image, mask.expand(image.shape[0], -1, -1, -1), strict=True):
-        rgb = tensor_to_image(img)  # (H, W, 3) uint8
-        hole = tensor_to_mask(m)  # (H, W) uint8, 255 = hole
-        filled.append(image_to_tensor(classical_fill(rgb, hole, method, 3)))
-    return torch.cat(filled).to(device=image.device, dtype=image.dtype)
 
 
 class CoarseNet(nn.Module):
@@ -235,6 +218,14 @@ class DeepFillV2(InpaintModel):
         self.refine_net = RefineNet(refine_in, c, wide, config.gated, zero_out=config.residual)
         self.last_flow: torch.Tensor | None = None
 
+    @property
+    def sketch_channels(self) -> int:
+        return self.config.in_extra
+
+    @property
+    def coarse_input(self) -> str | None:
+        return None if self.config.coarse == "learned" else self.config.coarse
+
     def _inputs(
         self, x: torch.Tensor, mask: torch.Tensor, sketch: torch.Tensor | None
     ) -> torch.Tensor:
@@ -244,20 +235,18 @@ class DeepFillV2(InpaintModel):
         if extra:
             if sketch is None:
                 sketch = x.new_zeros(x.shape[0], extra, *x.shape[-2:])
-            elif sketch.shape[1] != extra or sketch.shape[-2:] != x.shape[-2:]:
-                raise ValueError(
-                    f"DeepFillV2: sketch {tuple(sketch.shape)} should be "
-                    f"(B, {extra}, {x.shape[-2]}, {x.shape[-1]})"
-                )
             parts.append(sketch * mask)  # guidance only counts inside the hole (official)
-        elif sketch is not None:
-            raise ValueError("DeepFillV2: got a sketch but the model has in_extra=0")
         return torch.cat(parts, dim=1)
 
     def forward(
-        self, image: torch.Tensor, mask: torch.Tensor, sketch: torch.Tensor | None = None
+        self,
+        image: torch.Tensor,
+        mask: torch.Tensor,
+        sketch: torch.Tensor | None = None,
+        coarse: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """image (B,3,H,W) in [-1,1], mask (B,1,H,W) 1 = hole, H and W divisible by 8.
+        """image (B,3,H,W) in [-1,1], mask (B,1,H,W) 1 = hole, H and W divisible by 8;
+        ``coarse`` (B,3,H,W) in [-1,1], the classical fill, iff ``coarse_input`` is set.
 
         Returns ``(coarse, refined)``, both (B,3,H,W) in [-1, 1], not composited.
         """
@@ -266,11 +255,12 @@ class DeepFillV2(InpaintModel):
             raise ValueError(
                 f"DeepFillV2: image size {h}x{w} is not divisible by {self.multiple}"
             )
+        self.check_extra_inputs(image, coarse, sketch)
         x = masked_input(image, mask)  # (B, 3, H, W), hole = 0
         full_in = self._inputs(x, mask, sketch)  # (B, 5+e, H, W)
 
         if self.coarse_net is None:
-            coarse = classical_coarse(x, mask, self.config.coarse)  # (B, 3, H, W), no gradient
+            coarse = coarse.to(image.dtype)  # (B, 3, H, W), data: no gradient
         else:
             coarse = self.coarse_net(full_in)  # (B, 3, H, W)
 
@@ -292,10 +282,12 @@ class DeepFillV2(InpaintModel):
         image: torch.Tensor,
         mask: torch.Tensor,
         generator: torch.Generator | None = None,
+        *,
+        coarse: torch.Tensor | None = None,
         sketch: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The refined result (B,3,H,W) in [-1, 1]; deterministic (``generator`` unused)."""
-        return self.forward(image, mask, sketch)[1]
+        return self.forward(image, mask, sketch, coarse)[1]
 
 
 class DeepFillV2Vanilla(DeepFillV2):

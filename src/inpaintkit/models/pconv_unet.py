@@ -168,7 +168,14 @@ class PConvUNet(InpaintModel):
         return torch.tanh(x)
 
     def inpaint(
-        self, image: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None
+        self,
+        image: torch.Tensor,
+        mask: torch.Tensor,
+        generator: torch.Generator | None = None,
+        *,
+        coarse: torch.Tensor | None = None,
+        sketch: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The completed image in [-1, 1], not composited (deterministic: no sampling)."""
+        self.check_extra_inputs(image, coarse, sketch)
         return self.forward(image, mask)

@@ -292,8 +292,10 @@ class PICNet(InpaintModel):
         return images[-1].unflatten(0, (b, k))
 
     def inpaint(self, image: torch.Tensor, mask: torch.Tensor,
-                generator: torch.Generator | None = None) -> torch.Tensor:
+                generator: torch.Generator | None = None, *,
+                coarse: torch.Tensor | None = None, sketch: torch.Tensor | None = None) -> torch.Tensor:
         """One generative-path sample at full resolution, (B,3,H,W) in [-1,1]."""
+        self.check_extra_inputs(image, coarse, sketch)
         return self.sample(image, mask, 1, generator)[:, 0]
 
 

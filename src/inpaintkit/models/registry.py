@@ -2,7 +2,8 @@
 
 Add a model by importing its class here and adding one entry; nothing else is needed for
 it to be listed by ``inpaintkit models``, covered by the tests parametrised over
-``MODELS``, trainable and loadable.
+``MODELS``, trainable and loadable. The classical fills (``telea``, ``ns``, ``smooth``) are
+entries like any other (``classical = True``, no parameters).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from torch import nn
 
 from inpaintkit.errors import InpaintError
 from inpaintkit.models.base import InpaintModel, config_from_dict
+from inpaintkit.models.classical import NavierStokes, SmoothFill, Telea
 from inpaintkit.models.deepfill_v2 import DeepFillV2, DeepFillV2Vanilla
 from inpaintkit.models.pconv_unet import PConvUNet
 from inpaintkit.models.pic_discriminator import PICDiscriminator
@@ -26,6 +28,9 @@ MODELS["rn_inpaint"] = RNInpaint
 MODELS["deepfill_v2"] = DeepFillV2
 MODELS["deepfill_v2_vanilla"] = DeepFillV2Vanilla
 MODELS["pic_net"] = PICNet
+MODELS["telea"] = Telea
+MODELS["ns"] = NavierStokes
+MODELS["smooth"] = SmoothFill
 
 DISCRIMINATORS: dict[str, type[nn.Module]] = {}
 DISCRIMINATORS["edge_patchgan"] = EdgePatchGAN
@@ -50,5 +55,5 @@ def create_model(name: str, tiny: bool = False, **overrides: Any) -> InpaintMode
 
 def create_discriminator(name: str, tiny: bool = False, **overrides: Any) -> nn.Module:
     cls = _lookup(DISCRIMINATORS, name, "discriminator")
-    values = {**(getattr(cls, "tiny", {}) if tiny else {}), **overrides}
+    values = {**(cls.tiny if tiny else {}), **overrides}
     return cls(config_from_dict(cls.config_class, values))

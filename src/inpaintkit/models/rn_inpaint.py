@@ -39,7 +39,8 @@ Deviations from the official code, for the library's conventions:
 ``norm="rn"`` (default) is the paper's model; ``norm="instance"`` the paper's IN
 baseline (EdgeConnect's norm) with the same architecture; any kind of
 :func:`~inpaintkit.layers.norm.make_norm` may be used in every slot. ``edge=True`` adds the
-edge-map input channel of EdgeConnect's second stage (``forward(..., edge=...)``). PyTorch's
+edge-map input channel of EdgeConnect's second stage (``forward(..., edge=...)``; in the
+generator protocol it is the ``sketch`` input of ``inpaint``, ``sketch_channels = 1``). PyTorch's
 default initialisation is kept, as in the official RN code.
 
 Discriminator (:class:`EdgePatchGAN`, EdgeConnect ``Discriminator``): five 4x4 convs
@@ -195,15 +196,23 @@ class RNInpaint(InpaintModel):
         x = self.act(self.dec_norm2(self.dec2(x), mask))
         return torch.tanh(self.out(self.out_pad(x)))
 
+    @property
+    def sketch_channels(self) -> int:
+        return int(self.config.edge)
+
     def inpaint(
         self,
         image: torch.Tensor,
         mask: torch.Tensor,
         generator: torch.Generator | None = None,
-        edge: torch.Tensor | None = None,
+        *,
+        coarse: torch.Tensor | None = None,
+        sketch: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """The completed image in [-1, 1], not composited (deterministic: no sampling)."""
-        return self.forward(image, mask, edge)
+        """The completed image in [-1, 1], not composited (deterministic: no sampling).
+        ``sketch`` is the edge map (B,1,H,W), required iff ``config.edge``."""
+        self.check_extra_inputs(image, coarse, sketch)
+        return self.forward(image, mask, sketch)
 
 
 @dataclass(frozen=True)

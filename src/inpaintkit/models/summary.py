@@ -2,7 +2,7 @@
 
 ``model_summary(name, size=256)`` builds ``MODELS[name]`` (full config unless
 ``tiny=True``), runs one ``inpaint`` of a (1,3,S,S) image with a centred square hole in
-eval mode without gradients, and returns::
+eval mode without gradients (classical fills count 0), and returns::
 
     {"name", "size" (S, rounded up to the model's multiple), "params",
      "gmacs" (multiply-adds / 1e9), "gflops" (= 2 * gmacs, floating-point operations),
@@ -37,6 +37,8 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from inpaintkit.conventions import masked_input
+from inpaintkit.models.base import InpaintModel
 from inpaintkit.models.registry import MODELS, create_model
 
 _HOOKED = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
@@ -165,21 +167,24 @@ def probe_inputs(
 
 
 class _Inpaint(nn.Module):
-    """Calls ``inner.inpaint`` so that count_macs can run the protocol method."""
+    """Calls ``inner.inpaint`` so that count_macs can run the protocol method. A classical
+    coarse input is stood in for by the masked image: its OpenCV fill is no multiply-add
+    of the network, and the network's cost does not depend on its values."""
 
-    def __init__(self, inner: nn.Module) -> None:
+    def __init__(self, inner: InpaintModel) -> None:
         super().__init__()
         self.inner = inner
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         g = torch.Generator(device=image.device).manual_seed(0)
-        return self.inner.inpaint(image, mask, generator=g)
+        coarse = None if self.inner.coarse_input is None else masked_input(image, mask)
+        return self.inner.inpaint(image, mask, generator=g, coarse=coarse)
 
 
-def summarize(model: nn.Module, size: int = 256, name: str = "") -> dict[str, Any]:
+def summarize(model: InpaintModel, size: int = 256, name: str = "") -> dict[str, Any]:
     """:func:`model_summary` of an already built generator (its mode is left as it is)."""
-    device = next(model.parameters()).device
-    image, mask = probe_inputs(size, getattr(model, "multiple", 1), device=device)
+    device = next(model.parameters(), torch.empty(0)).device
+    image, mask = probe_inputs(size, model.multiple, device=device)
     macs = count_macs(_Inpaint(model), image, mask)
     return {
         "name": name,

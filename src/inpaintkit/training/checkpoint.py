@@ -26,7 +26,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from inpaintkit.errors import InpaintError
-from inpaintkit.inference.weights import save_model
+from inpaintkit.models.serialization import save_model
 
 TENSOR = "__tensor__"
 

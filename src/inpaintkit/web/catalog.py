@@ -1,7 +1,8 @@
 """The models a web server offers, loaded lazily (once per name) and shared read-only.
 
-A request names a model from a fixed list built when the app is created: ``default``,
-the classical ``telea`` / ``ns``, every registry network (listed as *untrained*: without a
+A request names a model from a fixed list built when the app is created (asked from
+:func:`inpaintkit.inference.available_models`): ``default``, the classical ``telea`` /
+``ns`` / ``smooth``, every registry network (listed as *untrained*: without a
 checkpoint they load with random weights) and any module injected by the caller (tests,
 embedding applications). A request can never name a file-system path: the only path that
 reaches a loader is the operator's ``--model PATH``, which is loaded (and so checked) when
@@ -17,7 +18,6 @@ shallow copy, so the per-call attributes an Inpainter keeps (``notes``,
 from __future__ import annotations
 
 import copy
-import dataclasses
 import logging
 import os
 import threading
@@ -25,22 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from inpaintkit.errors import InpaintError
-from inpaintkit.inference import STRATEGIES, Inpainter
-from inpaintkit.inference.weights import CLASSICAL_NAMES, DEFAULT_WEIGHTS, read_checkpoint_config
-from inpaintkit.models.registry import MODELS
+from inpaintkit.inference import STRATEGIES, Inpainter, available_models, check_generator
+from inpaintkit.inference import ModelChoice as ModelInfo  # one entry of GET /api/models
 
 logger = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelInfo:
-    """One entry of ``GET /api/models``."""
-
-    name: str
-    kind: str  # "default", "classical", "network", "file", "injected"
-    pluralistic: bool
-    untrained: bool  # a registry network without weights: its output is noise
-    description: str
 
 
 class UnknownModel(InpaintError):
@@ -49,17 +37,6 @@ class UnknownModel(InpaintError):
 
 class ModelLoadError(InpaintError):
     """A listed model could not be loaded (a server-side problem: HTTP 500)."""
-
-
-def _default_description() -> tuple[str, bool]:
-    """What ``default`` resolves to, and whether that model is pluralistic."""
-    if (DEFAULT_WEIGHTS / "config.json").is_file():
-        try:
-            name = read_checkpoint_config(DEFAULT_WEIGHTS)["model"]
-        except InpaintError as exc:
-            return f"shipped weights (unreadable: {exc})", False
-        return f"shipped weights of {name}", bool(getattr(MODELS[name], "pluralistic", False))
-    return "OpenCV Telea (no trained weights are shipped yet)", False
 
 
 class ModelCatalog:
@@ -82,22 +59,15 @@ class ModelCatalog:
         self.max_pixels = max_pixels
         self._infos: dict[str, ModelInfo] = {}
         self._sources: dict[str, Any] = {}
-        described, plural = _default_description()
-        self._add(ModelInfo("default", "default", plural, False, described), "default")
-        for name in CLASSICAL_NAMES:
-            self._add(ModelInfo(name, "classical", False, False, f"OpenCV {name} (classical, fast)"), name)
-        for name in sorted(MODELS):
-            cls = MODELS[name]
-            self._add(
-                ModelInfo(name, "network", bool(getattr(cls, "pluralistic", False)), True,
-                          f"{cls.__name__} with random weights (no checkpoint given)"),
-                name,
-            )
+        for choice in available_models():
+            self._add(choice, choice.name)
         for name, module in (extra or {}).items():
-            if not callable(getattr(module, "inpaint", None)):
-                raise InpaintError(f"injected model '{name}' has no inpaint(image, mask) method")
+            try:
+                check_generator(module)
+            except InpaintError as exc:
+                raise InpaintError(f"injected model '{name}': {exc}") from None
             self._add(
-                ModelInfo(name, "injected", bool(getattr(module, "pluralistic", False)), False,
+                ModelInfo(name, "injected", module.pluralistic, False,
                           f"{type(module).__name__} (given to the server)"),
                 module,
             )

@@ -1,0 +1,264 @@
+"""The checkpoint folder format: ``config.json`` + ``model.safetensors``.
+
+A checkpoint is a folder::
+
+    config.json        {"format": "inpaintkit", "version": 1, "model": "<registry name>",
+                        "config": {...dataclass fields...}, "dtype": "float32",
+                        ...free metadata (training steps, image size, ...)}
+    model.safetensors  the state dict (fp32, or fp16 to halve the size)
+
+Nothing is ever unpickled: ``.pt`` / ``.pth`` / ``.ckpt`` files are refused. Saving is
+atomic: the folder is written under a temporary name beside the target and renamed into
+place, so a crash leaves either the old checkpoint or the new one, never half of one.
+
+Training writes checkpoints with :func:`save_model`; inference reads them with
+:func:`load_checkpoint` (both depend on this module, never on each other). A checkpoint
+path may be the folder, its ``model.safetensors`` or its ``config.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from inpaintkit.errors import InpaintError, NotFound
+from inpaintkit.models.base import InpaintModel, config_from_dict, config_to_dict
+from inpaintkit.models.registry import MODELS
+
+FORMAT = "inpaintkit"
+VERSION = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+_RESERVED = {"format", "version", "model", "config", "dtype"}
+_PICKLE_SUFFIXES = {".pt", ".pth", ".ckpt", ".bin", ".pkl", ".pickle", ".tar"}
+
+
+def registry_name(model: nn.Module) -> str:
+    """The :data:`MODELS` name of ``model``'s class (exact class first, then subclasses)."""
+    for name, cls in MODELS.items():
+        if type(model) is cls:
+            return name
+    for name, cls in MODELS.items():
+        if isinstance(model, cls):
+            return name
+    raise InpaintError(
+        f"{type(model).__name__} is not a registered model (known: "
+        f"{', '.join(sorted(MODELS)) or 'none'}); only registered models can be saved"
+    )
+
+
+# --- saving ---------------------------------------------------------------------------
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _state_for_saving(model: nn.Module, dtype: torch.dtype | None) -> dict[str, torch.Tensor]:
+    state = {}
+    for key, tensor in model.state_dict().items():
+        t = tensor.detach().cpu()
+        if dtype is not None and t.is_floating_point():
+            t = t.to(dtype)
+        # A private contiguous copy: safetensors refuses tensors that share storage
+        # (tied weights) and non-contiguous views.
+        state[key] = t.clone().contiguous()
+    return state
+
+
+def save_model(
+    model: nn.Module,
+    folder: str | os.PathLike,
+    dtype: torch.dtype | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``model`` as a checkpoint folder, atomically; returns the folder.
+
+    ``dtype=torch.float16`` stores floating-point tensors in half precision (loaded back
+    into fp32). ``metadata`` (JSON-able: training steps, image size, ...) is stored at the
+    top level of config.json. An existing checkpoint at ``folder`` is replaced; any other
+    existing file or folder there is refused rather than deleted.
+    """
+    from safetensors.torch import save_file
+
+    if dtype not in (None, torch.float32, torch.float16, torch.bfloat16):
+        raise InpaintError(f"unsupported checkpoint dtype {dtype} (float32, float16, bfloat16)")
+    name = registry_name(model)
+    extra = dict(metadata or {})
+    clash = sorted(_RESERVED & set(extra))
+    if clash:
+        raise InpaintError(f"metadata keys {', '.join(clash)} are reserved in config.json")
+    folder = Path(folder)
+    if folder.exists():
+        if not folder.is_dir():
+            raise InpaintError(f"cannot save checkpoint to {folder}: it is a file")
+        others = sorted(p.name for p in folder.iterdir() if p.name not in (CONFIG_FILE, WEIGHTS_FILE))
+        if others:
+            raise InpaintError(
+                f"refusing to replace {folder}: it holds files that are not part of a "
+                f"checkpoint ({', '.join(others[:3])})"
+            )
+    parent = folder.parent if str(folder.parent) else Path(".")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=parent))
+    except OSError as exc:
+        raise InpaintError(f"cannot write checkpoint to {folder}: {exc.strerror or exc}") from None
+    config = {
+        "format": FORMAT,
+        "version": VERSION,
+        "model": name,
+        "config": config_to_dict(model.config),
+        "dtype": str(dtype or torch.float32).replace("torch.", ""),
+        **extra,
+    }
+    try:
+        weights = tmp / WEIGHTS_FILE
+        save_file(_state_for_saving(model, dtype), str(weights), metadata={"model": name})
+        with open(tmp / CONFIG_FILE, "w", encoding="utf-8") as fh:
+            json.dump(config, fh, indent=2, sort_keys=False)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        with open(weights, "rb") as fh:
+            os.fsync(fh.fileno())
+        _fsync_dir(tmp)
+        if folder.exists():
+            # Directories cannot be replaced in one rename: move the old one aside first.
+            # In between, the old checkpoint still exists intact under the aside name.
+            aside = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=parent))
+            aside.rmdir()
+            os.rename(folder, aside)
+            os.rename(tmp, folder)
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            os.rename(tmp, folder)
+        _fsync_dir(parent)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise InpaintError(f"cannot write checkpoint to {folder}: {exc.strerror or exc}") from None
+        raise
+    return folder
+
+
+# --- loading --------------------------------------------------------------------------
+
+def checkpoint_files(path: str | os.PathLike) -> tuple[Path, Path]:
+    """(config.json, weights) for a folder, a .safetensors file or a config.json path."""
+    path = Path(path)
+    if path.is_dir():
+        config, weights = path / CONFIG_FILE, path / WEIGHTS_FILE
+        if not config.is_file():
+            raise NotFound(f"checkpoint folder {path} has no {CONFIG_FILE}")
+        if not weights.is_file():
+            raise NotFound(f"checkpoint folder {path} has no {WEIGHTS_FILE}")
+        return config, weights
+    suffix = path.suffix.lower()
+    if suffix in _PICKLE_SUFFIXES:
+        raise InpaintError(
+            f"refusing to load {path}: pickle checkpoints ({suffix}) can run arbitrary code; "
+            f"use a safetensors checkpoint folder"
+        )
+    if suffix == ".safetensors":
+        config = path.parent / CONFIG_FILE
+        if not config.is_file():
+            raise NotFound(f"{path} has no {CONFIG_FILE} beside it")
+        return config, path
+    if path.name == CONFIG_FILE:
+        return checkpoint_files(path.parent)
+    raise InpaintError(
+        f"cannot load {path}: expected a checkpoint folder, a .safetensors file or an .onnx file"
+    )
+
+
+def read_checkpoint_config(path: str | os.PathLike) -> dict[str, Any]:
+    """The validated contents of a checkpoint's config.json."""
+    config_path, _ = checkpoint_files(path)
+    try:
+        info = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InpaintError(f"cannot read {config_path}: {exc}") from None
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
+        raise InpaintError(f"{config_path} is not an inpaintkit checkpoint config")
+    version = info.get("version")
+    if not isinstance(version, int) or version > VERSION:
+        raise InpaintError(
+            f"{config_path} has checkpoint version {version!r}; this inpaintkit reads "
+            f"version <= {VERSION} (upgrade inpaintkit)"
+        )
+    name = info.get("model")
+    if name not in MODELS:
+        raise InpaintError(
+            f"{config_path} names unknown model {name!r} (known: {', '.join(sorted(MODELS)) or 'none'})"
+        )
+    if not isinstance(info.get("config", {}), dict):
+        raise InpaintError(f"{config_path}: 'config' must be an object")
+    return info
+
+
+def check_state(path: Path, expected: dict[str, torch.Tensor], got: dict[str, torch.Tensor]) -> None:
+    """InpaintError naming missing / unexpected keys and shape mismatches, if any."""
+    missing = [k for k in expected if k not in got]
+    unexpected = [k for k in got if k not in expected]
+    shapes = [k for k in expected if k in got and tuple(got[k].shape) != tuple(expected[k].shape)]
+    if not (missing or unexpected or shapes):
+        return
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing ({', '.join(missing[:3])})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected ({', '.join(unexpected[:3])})")
+    if shapes:
+        k = shapes[0]
+        parts.append(
+            f"{len(shapes)} with other shapes ({k}: {tuple(got[k].shape)} in the file, "
+            f"{tuple(expected[k].shape)} in the model)"
+        )
+    raise InpaintError(f"weights in {path} do not match the config: {'; '.join(parts)}")
+
+
+def load_checkpoint(
+    path: str | os.PathLike, device: str | torch.device = "cpu"
+) -> tuple[InpaintModel, dict[str, Any]]:
+    """The model of a checkpoint (eval mode, fp32, on ``device``) and its config.json
+    metadata (everything but format, version and config: ``model``, ``dtype``, ...)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    info = read_checkpoint_config(path)
+    config_path, weights_path = checkpoint_files(path)
+    name = info["model"]
+    cls = MODELS[name]
+    try:
+        config = config_from_dict(cls.config_class, info.get("config", {}))
+        model = cls(config)
+    except (TypeError, ValueError) as exc:
+        raise InpaintError(f"{config_path}: bad config for {name}: {exc}") from None
+    try:
+        state = load_file(str(weights_path), device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise InpaintError(f"cannot read weights {weights_path}: {exc}") from None
+    expected = model.state_dict()
+    check_state(weights_path, expected, state)
+    # fp16/bf16 files go into the model's own (fp32) parameters.
+    state = {k: v.to(expected[k].dtype) for k, v in state.items()}
+    model.load_state_dict(state, strict=True)
+    model.eval().to(device)
+    metadata = {k: v for k, v in info.items() if k not in ("format", "version", "config")}
+    return model, metadata

@@ -1,0 +1,178 @@
+"""Classical fills (telea, ns, smooth): on uint8 arrays, as the coarse input of networks,
+and as registered models behind the generator protocol."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from inpaintkit.conventions import image_to_tensor, mask_to_tensor, masked_input, tensor_to_image
+from inpaintkit.errors import InpaintError
+from inpaintkit.models import MODELS, create_model
+from inpaintkit.models.classical import (
+    CLASSICAL_METHODS,
+    HOLE_VALUE,
+    SMOOTH_SIGMA,
+    ClassicalConfig,
+    ClassicalModel,
+    classical_fill,
+    coarse_batch,
+    coarse_from_tensors,
+    fill_masked,
+)
+
+
+def _texture(h: int = 96, w: int = 96, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def _square_hole(h: int = 96, w: int = 96, a: int = 16, b: int = 80) -> np.ndarray:
+    hole = np.zeros((h, w), np.uint8)
+    hole[a:b, a:b] = 255
+    return hole
+
+
+@pytest.mark.parametrize("method", CLASSICAL_METHODS)
+def test_known_pixels_unchanged_and_constant_image_stays_constant(method: str) -> None:
+    image = _texture()
+    hole = _square_hole()
+    out = classical_fill(image, hole, method)
+    assert out.dtype == np.uint8 and out.shape == image.shape
+    known = hole == 0
+    assert np.array_equal(out[known], image[known])
+    # Nothing to invent on a flat image (OpenCV's Telea drifts by a few levels deep inside).
+    error = np.abs(classical_fill(np.full_like(image, 77), hole, method).astype(int) - 77)
+    assert error.mean() < 1 and error.max() <= 6
+
+
+def test_smooth_is_the_telea_ns_mean_at_the_boundary_and_blurred_deep_inside() -> None:
+    image = _texture(seed=1)
+    hole = _square_hole()
+    telea = cv2.inpaint(image, hole, 3, cv2.INPAINT_TELEA).astype(np.float32)
+    ns = cv2.inpaint(image, hole, 3, cv2.INPAINT_NS).astype(np.float32)
+    mean = (telea + ns) / 2
+    out = classical_fill(image, hole, "smooth").astype(np.float32)
+    # The first hole row (1 px deep) is almost unblurred: weight 1 / (2 sigma).
+    edge = out[16, 30:66] - mean[16, 30:66]
+    blurred = cv2.GaussianBlur(mean, (0, 0), SMOOTH_SIGMA, borderType=cv2.BORDER_REFLECT)
+    assert np.abs(edge).mean() < np.abs(blurred[16, 30:66] - mean[16, 30:66]).mean() / 4
+    # The centre is >= 2 sigma from the boundary: fully the blurred mean.
+    assert np.abs(out[48, 48] - blurred[48, 48]).max() <= 1.0
+
+
+def test_smooth_removes_streaks_that_opencv_leaves() -> None:
+    image = _texture(seed=2)
+    hole = _square_hole()
+
+    def roughness(method: str) -> float:  # mean |Laplacian| >= 2 sigma inside the hole
+        lap = cv2.Laplacian(classical_fill(image, hole, method).astype(np.float32), cv2.CV_32F)
+        return float(np.abs(lap[32:64, 32:64]).mean())
+
+    # (uint8 rounding alone leaves a mean |Laplacian| near 1)
+    assert roughness("smooth") < min(roughness("telea"), roughness("ns")) / 1.5
+
+
+def test_unknown_method() -> None:
+    with pytest.raises(ValueError, match="unknown classical method 'patchmatch'"):
+        classical_fill(_texture(), _square_hole(), "patchmatch")
+
+
+def _gradient(h: int = 48, w: int = 64) -> np.ndarray:
+    x = np.linspace(0, 255, w)[None, :, None]
+    y = np.linspace(0, 120, h)[:, None, None]
+    return np.clip(np.broadcast_to(x * 0.5 + y, (h, w, 3)), 0, 255).astype(np.uint8).copy()
+
+
+def test_hole_value_is_masked_input_zero_as_uint8() -> None:
+    zero = masked_input(torch.ones(1, 3, 1, 1), torch.ones(1, 1, 1, 1))
+    assert int(tensor_to_image(zero)[0, 0, 0]) == HOLE_VALUE
+
+
+@pytest.mark.parametrize("method", CLASSICAL_METHODS)
+def test_hole_content_never_matters_even_at_the_border(method: str) -> None:
+    image = _texture(40, 56, seed=3)
+    hole = np.zeros((40, 56), bool)
+    hole[0:12, 30:56] = True  # touches the top and right borders
+    other = image.copy()
+    other[hole] = _texture(40, 56, seed=4)[hole]
+    # OpenCV itself reads hole pixels next to the border...
+    raw = [classical_fill(x, hole.astype(np.uint8) * 255, method) for x in (image, other)]
+    assert not np.array_equal(*raw)
+    # ...fill_masked does not: it is the fill of the image with a mid-grey hole.
+    grey = image.copy()
+    grey[hole] = HOLE_VALUE
+    expected = classical_fill(grey, hole.astype(np.uint8) * 255, method)
+    assert np.array_equal(fill_masked(image, hole, method), expected)
+    assert np.array_equal(fill_masked(other, hole, method), expected)
+
+
+def test_coarse_batch_and_tensor_helper_match_the_per_sample_fill() -> None:
+    images = np.stack([_texture(32, 40, seed=5), _gradient(32, 40)])
+    holes = np.zeros((2, 32, 40), bool)
+    holes[0, 4:20, 6:30] = True
+    holes[1, 20:32, 0:12] = True
+    got = coarse_batch(images, holes, "smooth")
+    assert got.shape == (2, 3, 32, 40) and got.dtype == torch.float32
+    for i in range(2):
+        want = image_to_tensor(fill_masked(images[i], holes[i], "smooth", 3))[0]
+        assert torch.equal(got[i], want)
+    assert torch.equal(coarse_batch(images[1], holes[1], "smooth")[0], got[1])  # one image
+    tensors = torch.cat([image_to_tensor(x) for x in images])
+    masks = torch.cat([mask_to_tensor(h) for h in holes])
+    assert torch.equal(coarse_from_tensors(tensors, masks, "smooth"), got)
+    with pytest.raises(ValueError, match="do not match"):
+        coarse_batch(images, holes[:, :16], "telea")
+
+
+@pytest.mark.parametrize("method", CLASSICAL_METHODS)
+def test_registered_models_follow_the_protocol(method: str) -> None:
+    model = create_model(method)
+    assert isinstance(model, ClassicalModel) and MODELS[method] is type(model)
+    assert (model.config.method, model.config.radius, model.name) == (method, 3, method)
+    assert model.multiple == 1 and model.classical and not model.exportable
+    assert not model.pluralistic and not model.stochastic
+    assert model.coarse_input is None and model.sketch_channels == 0
+    assert not list(model.parameters())
+    with pytest.raises(ValueError, match=f"is the '{method}' fill"):
+        MODELS[method](ClassicalConfig("ns" if method != "ns" else "telea"))
+
+
+@pytest.mark.parametrize("method", CLASSICAL_METHODS)
+def test_fills_a_smooth_image_smoothly_and_keeps_known_pixels(method: str) -> None:
+    image = _gradient()
+    mask = np.zeros(image.shape[:2], dtype=bool)
+    mask[16:32, 20:40] = True
+    damaged = image.copy()
+    damaged[mask] = 0
+    out = create_model(method).inpaint_array(damaged, mask)
+    assert np.array_equal(out[~mask], image[~mask])
+    # A gradient is the easy case: the fill stays within a few levels of the truth.
+    assert np.abs(out[mask].astype(int) - image[mask].astype(int)).mean() < 8
+
+
+@pytest.mark.parametrize("method", CLASSICAL_METHODS)
+def test_tensor_path_equals_array_path(method: str) -> None:
+    image = _gradient()
+    mask = np.zeros(image.shape[:2], dtype=bool)
+    mask[5:20, 40:60] = True
+    model = create_model(method, radius=5)
+    batch = torch.cat([image_to_tensor(image)] * 2)
+    masks = torch.cat([mask_to_tensor(mask)] * 2)
+    out = model.inpaint(batch, masks)
+    assert out.shape == batch.shape and out.min() >= -1 and out.max() <= 1
+    assert np.array_equal(tensor_to_image(out[0]), model.inpaint_array(image, mask))
+    assert np.array_equal(model.inpaint_array(image, mask), fill_masked(image, mask, method, 5))
+    with pytest.raises(ValueError, match="takes no coarse"):
+        model.inpaint(batch, masks, coarse=batch)
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="unknown classical method"):
+        create_model("telea", method="patchmatch")
+    with pytest.raises(ValueError, match="radius"):
+        create_model("telea", radius=0)
+    with pytest.raises(InpaintError, match="mask is"):
+        create_model("telea").inpaint_array(_gradient(), np.zeros((3, 3), dtype=bool))
