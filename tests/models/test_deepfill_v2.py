@@ -1,5 +1,5 @@
-"""DeepFill v2 generator: protocol, properties, channel plan, classical coarse input +
-residual mode."""
+"""DeepFill v2 generator: forward outputs, channel plan, classical coarse input + residual
+mode (the generator contract is in test_contract.py)."""
 
 from __future__ import annotations
 
@@ -13,14 +13,6 @@ from inpaintkit.models import MODELS, create_model
 from inpaintkit.models.base import config_from_dict, config_to_dict
 from inpaintkit.models.classical import CLASSICAL_METHODS, classical_fill, coarse_from_tensors
 from inpaintkit.models.deepfill_v2 import COARSE_MODES, DeepFillV2, DeepFillV2Config, DeepFillV2Vanilla
-
-VARIANTS = [
-    ("deepfill_v2", {}),
-    ("deepfill_v2_vanilla", {}),
-    ("deepfill_v2", {"coarse": "telea", "residual": True}),
-    ("deepfill_v2", {"coarse": "smooth", "residual": True}),
-    ("deepfill_v2", {"slim": True, "in_extra": 1, "refine_sees_mask": False}),
-]
 
 
 def _batch(h: int, w: int, batch: int = 2, seed: int = 0):
@@ -50,63 +42,15 @@ def test_registered() -> None:
     assert create_model("deepfill_v2", tiny=True).config.gated is True
 
 
-@pytest.mark.parametrize(("name", "overrides"), VARIANTS)
-@pytest.mark.parametrize("size", [(64, 64), (72, 96)])
-def test_forward_backward_tiny(name: str, overrides: dict, size: tuple[int, int]) -> None:
+def test_forward_returns_coarse_refined_and_the_flow() -> None:
     torch.manual_seed(0)
-    model = create_model(name, tiny=True, **overrides)
-    image, mask = _batch(*size)
-    coarse, refined = model(image, mask, coarse=_coarse(model, image, mask))
+    model = create_model("deepfill_v2", tiny=True)
+    image, mask = _batch(72, 96)
+    coarse, refined = model(image, mask)
     for out in (coarse, refined):
         assert out.shape == image.shape
-        assert torch.isfinite(out).all()
-        assert out.min() >= -1 and out.max() <= 1
-    assert model.last_flow is not None and model.last_flow.shape == (2, 2, size[0] // 4,
-                                                                     size[1] // 4)
-    loss = (refined - image).abs().mean()
-    if coarse.requires_grad:
-        loss = loss + (coarse - image).abs().mean()
-    loss.backward()
-    grads = [p.grad for p in model.parameters()]
-    assert all(g is not None and torch.isfinite(g).all() for g in grads)
-    assert sum(float(g.abs().sum()) for g in grads) > 0
-
-
-@pytest.mark.parametrize(("name", "overrides"), VARIANTS)
-def test_pixels_inside_the_hole_do_not_matter(name: str, overrides: dict) -> None:
-    torch.manual_seed(1)
-    model = create_model(name, tiny=True, **overrides).eval()
-    image, mask = _batch(64, 64)
-    changed = torch.where(mask > 0.5, torch.rand_like(image) * 2 - 1, image)
-    with torch.no_grad():
-        a = model(image, mask, coarse=_coarse(model, image, mask))
-        b = model(changed, mask, coarse=_coarse(model, changed, mask))
-    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
-
-
-def test_deterministic_with_a_seed() -> None:
-    image, mask = _batch(64, 64)
-    outs = []
-    for _ in range(2):
-        torch.manual_seed(123)
-        model = create_model("deepfill_v2", tiny=True).eval()
-        with torch.no_grad():
-            outs.append(model.inpaint(image, mask))
-            assert torch.equal(outs[-1], model.inpaint(image, mask))
-    assert torch.equal(outs[0], outs[1])
-    torch.manual_seed(124)
-    other = create_model("deepfill_v2", tiny=True).eval()
-    with torch.no_grad():
-        assert not torch.equal(outs[0], other.inpaint(image, mask))
-
-
-def test_known_pixels_influence_the_output() -> None:
-    torch.manual_seed(2)
-    model = create_model("deepfill_v2", tiny=True).eval()
-    image, mask = _batch(64, 64)
-    changed = torch.where(mask > 0.5, image, -image)
-    with torch.no_grad():
-        assert not torch.equal(model.inpaint(image, mask), model.inpaint(changed, mask))
+        assert torch.isfinite(out).all() and out.min() >= -1 and out.max() <= 1
+    assert model.last_flow is not None and model.last_flow.shape == (2, 2, 72 // 4, 96 // 4)
 
 
 def test_sketch_channel() -> None:
