@@ -53,12 +53,25 @@ def test_default_uses_shipped_weights_when_present(tmp_path, monkeypatch):
     assert W.default_model_name() == "rn_inpaint"
 
 
-def test_registry_name_loads_untrained_with_a_warning():
+def test_registry_name_loads_shipped_weights():
+    # rn_inpaint ships CPU-trained weights (configs/cpu/rn.yaml): a name gives them, not noise
+    loaded = W.resolve_model("rn_inpaint")
+    assert loaded.source == "shipped" and loaded.metadata["steps"] > 0
+    fresh = W.load_model("rn_inpaint", allow_untrained=True)
+    shipped = loaded.model.state_dict()
+    assert any(not torch.equal(v, fresh.state_dict()[k]) for k, v in shipped.items() if v.is_floating_point())
+
+
+def test_network_without_weights_is_refused_unless_asked_for(monkeypatch, tmp_path):
+    monkeypatch.setattr(W, "WEIGHTS_ROOT", tmp_path)  # a package that ships no network weights
+    with pytest.raises(InpaintError, match="no trained weights.*--allow-untrained"):
+        W.resolve_model("rn_inpaint")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        loaded = W.resolve_model("rn_inpaint")
+        loaded = W.resolve_model("rn_inpaint", allow_untrained=True)
     assert any(issubclass(w.category, W.UntrainedModelWarning) for w in caught)
     assert loaded.source == "registry" and "UNTRAINED" in loaded.notes[0]
+    assert {c.name: c.untrained for c in W.available_models()}["rn_inpaint"]
 
 
 def test_available_models_lists_default_classical_then_networks(tmp_path, monkeypatch):
@@ -69,7 +82,8 @@ def test_available_models_lists_default_classical_then_networks(tmp_path, monkey
     kinds = {c.name: c.kind for c in choices}
     assert kinds["smooth"] == "classical" and kinds["pic_net"] == "network"
     by_name = {c.name: c for c in choices}
-    assert by_name["pic_net"].pluralistic and by_name["pic_net"].untrained
+    assert by_name["pic_net"].pluralistic
+    assert by_name["deepfill_v2_vanilla"].untrained and not by_name["deepfill_v2"].untrained
     assert not by_name["telea"].untrained and not by_name["telea"].pluralistic
     monkeypatch.setattr(W, "DEFAULT_WEIGHTS", tmp_path / "none")
     assert W.default_model_name() is None

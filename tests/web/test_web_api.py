@@ -69,7 +69,8 @@ def test_models_lists_names_default_and_flags(tiny_pic):
     assert [m["name"] for m in body["models"] if m["default"]] == ["ns"]
     assert by_name["pic_net"]["pluralistic"] and by_name["tiny_pic"]["pluralistic"]
     assert not by_name["telea"]["pluralistic"] and not by_name["deepfill_v2"]["pluralistic"]
-    assert by_name["deepfill_v2"]["untrained"] and not by_name["telea"]["untrained"]
+    assert by_name["deepfill_v2_vanilla"]["untrained"] and not by_name["telea"]["untrained"]
+    assert not by_name["deepfill_v2"]["untrained"]  # shipped CPU-trained weights
     assert body["limits"] == {"max_pixels": 1234, "max_upload_bytes": 2 * 2**20, "max_samples": 8,
                               "queue": 3, "workers": 1, "timeout_s": 120.0}
 
@@ -145,12 +146,13 @@ def test_pluralistic_samples_come_back_as_json(tiny_pic, image_and_mask):
         assert again["images"] == body["images"], "a seed makes the results reproducible"
 
 
-def test_untrained_network_says_so(image_and_mask):
+def test_network_without_weights_is_refused(image_and_mask):
+    # deepfill_v2_vanilla ships no weights: random weights would only paint noise
     image, mask = image_and_mask
-    with TestClient(create_app("telea")) as c, pytest.warns(UserWarning, match="UNTRAINED"):
-        r = post(c, image, mask, model="pconv_unet", format="json")
-    assert r.status_code == 200, r.text
-    assert any("UNTRAINED" in n for n in r.json()["notes"])
+    with TestClient(create_app("telea")) as c:
+        r = post(c, image, mask, model="deepfill_v2_vanilla", format="json")
+    assert r.status_code == 404, r.text
+    assert "no trained weights" in r.json()["detail"]
 
 
 def test_mask_modes(client):

@@ -166,6 +166,9 @@ def fill(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Batch: redo outputs that already exist.")
     ] = False,
+    allow_untrained: Annotated[
+        bool, typer.Option("--allow-untrained", help="A network name without shipped weights gets random weights.")
+    ] = False,
 ) -> None:
     """Fill the holes (white in the mask) of an image, or of a folder of images."""
     mask_mode = _mask_mode(mask_mode, mask_alpha)
@@ -177,7 +180,8 @@ def fill(
             raise InpaintError("batch mode needs --input DIR, --masks DIR and --output DIR")
         _fill_folder(input_dir, masks_dir, output, model=model, samples=samples, seed=seed,
                      device=device, strategy=strategy, dilate=dilate, resize_mask=resize_mask,
-                     mask_mode=mask_mode, max_pixels=max_pixels, overwrite=overwrite)
+                     mask_mode=mask_mode, max_pixels=max_pixels, overwrite=overwrite,
+                     allow_untrained=allow_untrained)
         return
     if image is None:
         raise InpaintError("missing IMAGE (or use --input DIR --masks DIR --output DIR)")
@@ -192,7 +196,8 @@ def fill(
     for target in targets:
         _check_output(target, (image, mask), create=False, folder_checks=False)
     pixels, hole = _load_pair(image, mask, max_pixels, mask_mode, resize_mask)
-    inpainter = make_inpainter(model, device=device, strategy=strategy, max_pixels=max_pixels)
+    inpainter = make_inpainter(model, device=device, strategy=strategy, max_pixels=max_pixels,
+                               allow_untrained=allow_untrained)
     _check_samples(inpainter, samples)
     for target in targets:
         _check_output(target, (image, mask), create=True)
@@ -211,7 +216,7 @@ def fill(
 
 def _fill_folder(input_dir: Path, masks_dir: Path, output: Path, *, model: str, samples: int,
                  seed: int | None, device: str, strategy: str, dilate: int, resize_mask: bool,
-                 mask_mode: str, max_pixels: int, overwrite: bool) -> None:
+                 mask_mode: str, max_pixels: int, overwrite: bool, allow_untrained: bool = False) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from inpaintkit.io import list_image_files, write_image
@@ -228,7 +233,8 @@ def _fill_folder(input_dir: Path, masks_dir: Path, output: Path, *, model: str, 
         raise InpaintError(f"{output}: exists and is not a folder")
     if not images:
         raise InpaintError(f"{input_dir}: no images found (png, jpg, webp, bmp, tif)")
-    inpainter = make_inpainter(model, device=device, strategy=strategy, max_pixels=max_pixels)
+    inpainter = make_inpainter(model, device=device, strategy=strategy, max_pixels=max_pixels,
+                               allow_untrained=allow_untrained)
     _check_samples(inpainter, samples)
     try:
         output.mkdir(parents=True, exist_ok=True)

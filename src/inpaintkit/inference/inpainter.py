@@ -101,7 +101,8 @@ class Inpainter:
     ``model``: ``"default"``, a registry name (``"telea"``/``"ns"``/``"smooth"`` included), a
     checkpoint folder or ``.safetensors`` file, an ``.onnx`` file, or an object following
     the generator protocol (:class:`~inpaintkit.models.base.GeneratorProtocol`).
-    ``max_pixels``: larger images are refused (None: no limit).
+    ``max_pixels``: larger images are refused (None: no limit). ``allow_untrained``: a
+    registry network without shipped weights gets random weights instead of an error.
     """
 
     def __init__(
@@ -112,6 +113,7 @@ class Inpainter:
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
         crop_margin: int | None = None,
         native_size: int | None = None,
+        allow_untrained: bool = False,
     ) -> None:
         if strategy not in STRATEGIES:
             raise InpaintError(f"unknown strategy '{strategy}' (use one of {', '.join(STRATEGIES)})")
@@ -121,7 +123,7 @@ class Inpainter:
             raise InpaintError(f"native_size must be >= 8, got {native_size}")
         self.device = resolve_device(device)
         if isinstance(model, (str, os.PathLike)):
-            loaded = resolve_model(model, self.device)
+            loaded = resolve_model(model, self.device, allow_untrained)
         else:
             loaded = LoadedModel(*self._given(model), "module")
         self.model: GeneratorProtocol = loaded.model

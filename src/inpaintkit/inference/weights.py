@@ -2,8 +2,11 @@
 
 :func:`resolve_model` accepts ``default`` (the shipped weights in
 ``inpaintkit/weights/default/``; without them, Telea, and it says so), a registry name (the
-classical ``telea`` / ``ns`` / ``smooth``, or a network with fresh, *untrained* weights: a
-loud warning), a checkpoint folder, a ``.safetensors`` file with its ``config.json`` beside
+classical ``telea`` / ``ns`` / ``smooth``, or a network: its shipped weights in
+``inpaintkit/weights/<name>/`` when the package has them; a network without shipped
+weights is refused with a one-line error that says how to get weights, unless
+``allow_untrained=True`` asks for random weights explicitly: then a loud warning), a
+checkpoint folder, a ``.safetensors`` file with its ``config.json`` beside
 it, or an ``.onnx`` file. :func:`available_models` lists the names for menus (the web app,
 ``inpaintkit models``) so that they need not import the registry.
 """
@@ -26,8 +29,16 @@ from inpaintkit.models.serialization import CONFIG_FILE, load_checkpoint, read_c
 
 logger = logging.getLogger(__name__)
 
-# The weights that ship with the package (config.json + model.safetensors).
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "default"
+# The weights that ship with the package (config.json + model.safetensors), one folder
+# per name: "default" and the registry networks trained by configs/cpu/*.yaml.
+WEIGHTS_ROOT = Path(__file__).resolve().parent.parent / "weights"
+DEFAULT_WEIGHTS = WEIGHTS_ROOT / "default"
+
+
+def shipped_weights(name: str) -> Path | None:
+    """The package's weights folder for registry network ``name``, or None."""
+    folder = WEIGHTS_ROOT / name
+    return folder if name in MODELS and (folder / CONFIG_FILE).is_file() else None
 
 
 class UntrainedModelWarning(UserWarning):
@@ -85,11 +96,15 @@ def available_models() -> list[ModelChoice]:
     choices = [default]
     choices += [ModelChoice(name, "classical", False, False, f"OpenCV {name} (classical, fast)")
                 for name in classical_names()]
-    choices += [
-        ModelChoice(name, "network", MODELS[name].pluralistic, True,
-                    f"{MODELS[name].__name__} with random weights (no checkpoint given)")
-        for name in sorted(MODELS) if not MODELS[name].classical
-    ]
+    for name in sorted(MODELS):
+        if MODELS[name].classical:
+            continue
+        if shipped_weights(name) is not None:
+            choices.append(ModelChoice(name, "network", MODELS[name].pluralistic, False,
+                                       f"{MODELS[name].__name__}, shipped CPU-trained weights"))
+        else:
+            choices.append(ModelChoice(name, "network", MODELS[name].pluralistic, True,
+                                       f"{MODELS[name].__name__} with random weights (no checkpoint given)"))
     return choices
 
 
@@ -103,7 +118,14 @@ def _untrained(name: str, device: torch.device) -> LoadedModel:
     return LoadedModel(model, name, "registry", [message])
 
 
-def resolve_model(name_or_path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedModel:
+def _trained_on(metadata: dict[str, Any]) -> str:
+    steps, minutes = metadata.get("steps"), metadata.get("cpu_minutes")
+    parts = [f"{steps} steps" if steps else "", f"{minutes} CPU-minutes" if minutes else ""]
+    return ", ".join(p for p in parts if p) or "trained"
+
+
+def resolve_model(name_or_path: str | os.PathLike, device: str | torch.device = "cpu",
+                  allow_untrained: bool = False) -> LoadedModel:
     """Find and load a model; see the module docstring for what ``name_or_path`` may be.
 
     Names take precedence over same-named paths (write ``./telea`` for a folder so named).
@@ -121,6 +143,17 @@ def resolve_model(name_or_path: str | os.PathLike, device: str | torch.device = 
     if key in MODELS:
         if MODELS[key].classical:
             return LoadedModel(create_model(key), key, "classical")
+        shipped = shipped_weights(key)
+        if shipped is not None and not allow_untrained:
+            model, metadata = load_checkpoint(shipped, dev)
+            return LoadedModel(model, key, "shipped", [f"{key}: shipped weights ({_trained_on(metadata)})"],
+                               metadata)
+        if not allow_untrained:
+            raise NotFound(
+                f"model '{key}' has no trained weights in this package: train it "
+                f"(inpaintkit train -c configs/...) and pass the checkpoint folder, or ask for "
+                f"random weights explicitly (--allow-untrained)"
+            )
         return _untrained(key, dev)
     path = Path(key).expanduser()
     if not path.exists():
@@ -135,6 +168,10 @@ def resolve_model(name_or_path: str | os.PathLike, device: str | torch.device = 
     return LoadedModel(model, metadata["model"], "checkpoint", [], metadata)
 
 
-def load_model(name_or_path: str | os.PathLike, device: str | torch.device = "cpu") -> Any:
-    """Load a generator (in eval mode, on ``device``) by name or path; see :func:`resolve_model`."""
-    return resolve_model(name_or_path, device).model
+def load_model(name_or_path: str | os.PathLike, device: str | torch.device = "cpu",
+               allow_untrained: bool = False) -> Any:
+    """Load a generator (in eval mode, on ``device``) by name or path; see :func:`resolve_model`.
+
+    ``allow_untrained``: a registry network name gives fresh random weights (even when
+    weights are shipped), e.g. for tests, benchmarks and training from scratch."""
+    return resolve_model(name_or_path, device, allow_untrained).model

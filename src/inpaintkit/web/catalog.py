@@ -24,18 +24,18 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from inpaintkit.errors import InpaintError
+from inpaintkit.errors import InpaintError, LoadFailed, NotFound
 from inpaintkit.inference import STRATEGIES, Inpainter, available_models, check_generator
 from inpaintkit.inference import ModelChoice as ModelInfo  # one entry of GET /api/models
 
 logger = logging.getLogger(__name__)
 
 
-class UnknownModel(InpaintError):
-    """A request named a model that is not in the list (HTTP 404)."""
+class UnknownModel(NotFound):
+    """A request named a model that is not in the list, or one without weights (HTTP 404)."""
 
 
-class ModelLoadError(InpaintError):
+class ModelLoadError(LoadFailed):
     """A listed model could not be loaded (a server-side problem: HTTP 500)."""
 
 
@@ -121,6 +121,8 @@ class ModelCatalog:
     def _make(self, source: Any, name: str) -> Inpainter:
         try:
             return Inpainter(source, device=self.device, max_pixels=self.max_pixels)
+        except NotFound as exc:  # e.g. a network without trained weights
+            raise UnknownModel(f"cannot use model '{name}': {exc}") from None
         except InpaintError as exc:
             raise ModelLoadError(f"cannot load model '{name}': {exc}") from None
 
