@@ -23,12 +23,13 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from inpaintkit.classical import classical_fill, smooth_fill
 from inpaintkit.conventions import image_to_tensor
+from inpaintkit.evaluation import prepare_image
+from inpaintkit.io import read_image
 from inpaintkit.masks.buckets import BUCKET_NAMES, bucket_of
 from inpaintkit.masks.generator import MixedMaskGenerator
-from inpaintkit.metrics.evaluate import prepare_image, read_image_rgb
 from inpaintkit.metrics.image_metrics import compute_metrics
+from inpaintkit.models.classical import classical_fill, smooth_fill
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -70,7 +71,7 @@ def main() -> None:
     scores: dict[str, dict[str, list[tuple[float, float, float]]]] = {m: {} for m in fills}
     start = time.perf_counter()
     for path in files:
-        image = prepare_image(read_image_rgb(path), args.size)
+        image = prepare_image(read_image(path), args.size)
         for _ in range(args.masks):
             hole = (gen.sample(rng) > 0.5).astype(np.uint8) * 255
             index = bucket_of(float((hole > 0).mean()))

@@ -18,12 +18,11 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from inpaintkit.conventions import composite, image_to_tensor, mask_to_tensor, tensor_to_image
-from inpaintkit.inference.classical import ClassicalInpainter
-from inpaintkit.inference.weights import load_model
+from inpaintkit.conventions import image_to_tensor, mask_to_tensor, tensor_to_image
+from inpaintkit.evaluation import build_eval_set
+from inpaintkit.inference import Inpainter
 from inpaintkit.io import write_image
 from inpaintkit.masks.buckets import parse_bucket
-from inpaintkit.metrics.evaluate import prepare_image, read_image_rgb, read_mask_resized, select_pairs
 from inpaintkit.metrics.image_metrics import psnr
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,30 +48,26 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "default_model_grid.png")
     args = parser.parse_args()
 
-    images_dir, masks_dir = args.data / "val", args.data / "masks" / "irregular"
-    names = sorted(p.name for p in images_dir.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
-    pairs, _, _ = select_pairs(names, sorted(masks_dir.glob("*.png")), args.size, 1, args.seed)
+    data = build_eval_set(args.data / "val", args.data / "masks" / "irregular", args.size, seed=args.seed)
     wanted = {parse_bucket(b) for b in args.buckets}
     chosen, seen = [], set()
-    candidates = [p for p in pairs if p.bucket in wanted]
+    candidates = [p for p in data.pairs if p.bucket in wanted]
     step = max(1, len(candidates) // args.rows)
     for pair in candidates[::step] + candidates:
         if pair.image not in seen and len(chosen) < args.rows:
             chosen.append(pair)
             seen.add(pair.image)
 
-    model = load_model(args.model)
-    telea = ClassicalInpainter("telea")
+    model = Inpainter(args.model, device="cpu", strategy="full")
+    telea = Inpainter("telea", device="cpu", strategy="full")
     gap = np.full((args.size + LABEL_H, 6, 3), 255, np.uint8)
     rows = []
     for pair in chosen:
-        truth = prepare_image(read_image_rgb(images_dir / pair.image), args.size)
-        hole = read_mask_resized(masks_dir / pair.mask, args.size)
+        truth, hole = data.images[pair.image], data.masks[pair.mask]
         image, mask = image_to_tensor(truth), mask_to_tensor(hole)
         damaged = torch.where(mask > 0.5, 1.0, image)  # the hole shown in white
-        with torch.no_grad():
-            ours = composite(model.inpaint(image * (1 - mask), mask), image, mask)
-            classical = composite(telea.inpaint(image * (1 - mask), mask), image, mask)
+        ours = image_to_tensor(model.inpaint(truth, hole)[0])  # composited uint8
+        classical = image_to_tensor(telea.inpaint(truth, hole)[0])
         tiles = [
             _label(tensor_to_image(damaged[0]), f"input, hole {100 * pair.hole_ratio:.0f}%"),
             _label(tensor_to_image(classical[0]), f"Telea  {float(psnr(classical, image)[0]):.2f} dB"),

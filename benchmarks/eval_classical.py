@@ -4,7 +4,7 @@
         [--masks-per-bucket 1] [--seed 0] [--json out.json] [--csv out.csv]
 
 Reads ../shared/data/val and ../shared/data/masks/irregular (relative to the repository
-root) and prints the per-bucket PSNR / SSIM / L1 table and the run time.
+root) and prints the per-bucket PSNR / SSIM / L1 / realism table and the run time.
 """
 
 from __future__ import annotations
@@ -15,16 +15,16 @@ from pathlib import Path
 
 from rich.console import Console
 
-from inpaintkit.classical import CLASSICAL_METHODS
-from inpaintkit.inference.classical import ClassicalInpainter
-from inpaintkit.metrics.evaluate import evaluate, results_table, write_csv, write_json
+from inpaintkit.evaluation import evaluate, results_table, write_csv, write_json
+from inpaintkit.models import create_model
+from inpaintkit.models.classical import CLASSICAL_METHODS, ClassicalModel
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 
 
-def classical_models(radius: int = 3) -> dict[str, ClassicalInpainter]:
-    return {m: ClassicalInpainter(m, radius) for m in CLASSICAL_METHODS}
+def classical_models(radius: int = 3) -> dict[str, ClassicalModel]:
+    return {m: create_model(m, radius=radius) for m in CLASSICAL_METHODS}
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
-"""``inpaintkit eval`` with the optional metrics: LPIPS / FID from tiny random weight files
-written here, sample diversity of a tiny pluralistic checkpoint, and the one-line errors for
-bad weights files."""
+"""``inpaintkit eval``: the realism column, the optional metrics (LPIPS / FID from the tiny
+random weight files of tests/conftest.py, sample diversity of a tiny pluralistic
+checkpoint), the scores of ``fill``'s output, and the one-line errors for bad weights files."""
 
 from __future__ import annotations
 
@@ -12,16 +12,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
-from safetensors.torch import save_file
 from typer.testing import CliRunner
 
 from inpaintkit.cli import app
-from inpaintkit.metrics import LPIPS, FIDInceptionV3
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory) -> dict[str, Path]:
+def setup(tmp_path_factory, metric_weight_files) -> dict[str, Path]:
     """3 images, masks in two buckets (plus one too large), tiny weights, a tiny PIC-Net."""
     from inpaintkit.inference import save_model
     from inpaintkit.models import create_model
@@ -39,27 +36,10 @@ def setup(tmp_path_factory) -> dict[str, Path]:
         m[:side, :side] = 255
         cv2.imwrite(str(masks / f"{name}.png"), m)
 
-    torch.manual_seed(0)
-    inception = FIDInceptionV3(width=1 / 16)
-    for mod in inception.modules():  # calibrate batch norm so features are not all zero
-        if isinstance(mod, torch.nn.BatchNorm2d):
-            mod.reset_running_stats()
-            mod.momentum = None
-    inception.train()
-    with torch.no_grad():
-        inception(torch.rand(8, 3, 64, 64) * 2 - 1)
-    fid = root / "inception.safetensors"
-    save_file({k: v.contiguous() for k, v in inception.state_dict().items()}, str(fid))
-    lpips = LPIPS("alex", (8, 12, 16, 8, 8))
-    with torch.no_grad():
-        for k in range(5):
-            head = getattr(lpips, f"lin{k}").model[1].weight
-            head.copy_(head.abs())
-    lpips_path = root / "lpips.pth"
-    torch.save(lpips.state_dict(), lpips_path)
     garbage = root / "garbage.pth"
     garbage.write_bytes(b"not a weights file\n" * 10)
     pic = save_model(create_model("pic_net", tiny=True), root / "pic")
+    fid, lpips_path = metric_weight_files
     return {"images": images, "masks": masks, "fid": fid, "lpips": lpips_path,
             "garbage": garbage, "pic": Path(pic), "root": root}
 
@@ -79,7 +59,7 @@ def test_eval_with_all_extras(setup, tmp_path):
     for word in ("LPIPS", "FID", "diversity", "biased"):
         assert word in r.stdout
     rows = list(csv.DictReader(out_csv.open()))
-    assert list(rows[0])[3:] == ["psnr", "ssim", "l1", "lpips", "fid", "diversity"]
+    assert list(rows[0])[3:] == ["psnr", "ssim", "l1", "realism", "lpips", "fid", "diversity"]
     all_rows = [row for row in rows if row["bucket"] == "all"]
     assert len(all_rows) == 2
     telea, pic = all_rows
@@ -92,12 +72,34 @@ def test_eval_with_all_extras(setup, tmp_path):
     assert data["config"]["diversity_metric"] == "lpips"
 
 
-def test_eval_without_extras_keeps_the_three_columns(setup, tmp_path):
+def test_eval_without_extras_has_the_four_columns(setup, tmp_path):
     out_csv = tmp_path / "r.csv"
-    r = CliRunner().invoke(app, [*_base(setup), "--model", "telea", "--csv", str(out_csv)])
+    r = CliRunner().invoke(app, [*_base(setup), "--model", "telea", "--csv", str(out_csv)],
+                           env={"COLUMNS": "200"})
     assert r.exit_code == 0, r.output
-    assert "LPIPS" not in r.stdout and "FID" not in r.stdout
-    assert out_csv.read_text().splitlines()[0] == "model,bucket,count,psnr,ssim,l1"
+    assert "LPIPS" not in r.stdout and "FID" not in r.stdout and "realism" in r.stdout
+    assert out_csv.read_text().splitlines()[0] == "model,bucket,count,psnr,ssim,l1,realism"
+
+
+def test_eval_scores_what_fill_writes(setup, tmp_path):
+    """The per-pair PSNR of ``eval`` is the PSNR of the file ``fill`` writes for that pair."""
+    from inpaintkit.evaluation import build_eval_set
+    from inpaintkit.io import read_image, write_image
+
+    out_json = tmp_path / "r.json"
+    r = CliRunner().invoke(app, [*_base(setup), "--model", "ns", "--json", str(out_json)])
+    assert r.exit_code == 0, r.output
+    data = json.loads(out_json.read_text())
+    pairs = build_eval_set(setup["images"], setup["masks"], size=64)
+    pair = pairs.pairs[-1]
+    write_image(tmp_path / "in.png", pairs.images[pair.image])
+    write_image(tmp_path / "mask.png", pairs.masks[pair.mask])
+    r = CliRunner().invoke(app, ["fill", str(tmp_path / "in.png"), "--mask", str(tmp_path / "mask.png"),
+                                 "-o", str(tmp_path / "out.png"), "--model", "ns"])
+    assert r.exit_code == 0, r.output
+    filled = read_image(tmp_path / "out.png").astype(float)
+    mse = ((filled - pairs.images[pair.image]) ** 2).mean()
+    assert data["scores"]["ns"]["psnr"][-1] == pytest.approx(10 * math.log10(255**2 / mse), abs=1e-9)
 
 
 @pytest.mark.parametrize("option, which, message", [

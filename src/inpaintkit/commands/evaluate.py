@@ -1,12 +1,15 @@
-"""``inpaintkit eval``: the papers' protocol (six hole-ratio buckets, PSNR / SSIM / L1),
-several models side by side on exactly the same (image, mask) pairs; optionally LPIPS and
-FID (from local weight files) and the sample diversity of pluralistic models."""
+"""``inpaintkit eval``: the papers' protocol (six hole-ratio buckets, PSNR / SSIM / L1 and
+the hole realism), several models side by side on exactly the same (image, mask) pairs,
+each filled through the Inpainter as ``inpaintkit fill`` does; optionally LPIPS and FID
+(from local weight files) and the sample diversity of pluralistic models."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
+
+from inpaintkit.commands.options import Device, Strategy
 
 
 def evaluate(
@@ -22,7 +25,8 @@ def evaluate(
     masks_per_bucket: int = typer.Option(1, "--masks-per-bucket", help="Masks per image and bucket."),
     limit: int = typer.Option(None, "--limit", help="Only the first N images."),
     seed: int = typer.Option(0, "--seed"),
-    device: str = typer.Option("cpu", "--device"),
+    device: Device = "cpu",
+    strategy: Strategy = "auto",
     batch_size: int = typer.Option(8, "--batch-size"),
     json_out: Path = typer.Option(None, "--json", help="Write all results as JSON here."),
     csv_out: Path = typer.Option(None, "--csv", help="Write the per-bucket summary as CSV here."),
@@ -37,14 +41,17 @@ def evaluate(
         0, "--diversity", metavar="K",
         help="K >= 2 samples per pair: mean pairwise diversity of pluralistic models (0 = off).",
     ),
+    allow_untrained: bool = typer.Option(
+        False, "--allow-untrained", help="A network name without shipped weights gets random weights.",
+    ),
 ) -> None:
     """Evaluate models per hole-ratio bucket and print the table."""
     from rich.console import Console
 
     from inpaintkit.errors import InpaintError
-    from inpaintkit.inference.weights import load_model
-    from inpaintkit.metrics.evaluate import evaluate as run_eval
-    from inpaintkit.metrics.evaluate import is_pluralistic, load_extras, results_table, write_csv, write_json
+    from inpaintkit.evaluation import evaluate as run_eval
+    from inpaintkit.evaluation import load_extras, results_table, write_csv, write_json
+    from inpaintkit.inference import Inpainter
 
     # Cheap checks and the metric networks first, so a bad option fails before any model
     # or image is loaded.
@@ -64,12 +71,14 @@ def evaluate(
 
     console = Console()
     names = list(dict.fromkeys(model))  # keep order, drop repeats
-    loaded = {name: load_model(name, device=device) for name in names}
-    if diversity and not any(is_pluralistic(m) for m in loaded.values()):
+    loaded = {name: Inpainter(name, device=device, strategy=strategy, allow_untrained=allow_untrained)
+              for name in names}
+    if diversity and not any(inpainter.pluralistic for inpainter in loaded.values()):
         console.print("note: --diversity ignored, no pluralistic model given")
     results = run_eval(loaded, images, masks, size=size, masks_per_bucket=masks_per_bucket,
                        images=limit, seed=seed, device=device, batch_size=batch_size,
-                       fid_weights=fid_net, lpips_weights=lpips_net, diversity_samples=diversity)
+                       fid_weights=fid_net, lpips_weights=lpips_net, diversity_samples=diversity,
+                       strategy=strategy)
     if fid_weights is not None:  # the config shows the file, not the loaded network
         results.config["fid_weights"] = str(fid_weights)
     if lpips_weights is not None:

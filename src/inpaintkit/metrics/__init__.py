@@ -1,20 +1,14 @@
-"""Image-quality metrics and the evaluation protocol.
+"""Image-quality metrics: pure functions of images (the evaluation protocol that runs them
+on models is :mod:`inpaintkit.evaluation`).
 
 * :mod:`.image_metrics`: PSNR, SSIM, L1 (per image, batched, as scikit-image computes them)
 * :mod:`.fid`: FID with the FID Inception-v3 from a local weights file
 * :mod:`.lpips`: LPIPS v0.1 (AlexNet / VGG16 trunk) from local weight files
 * :mod:`.diversity`: pairwise sample diversity of pluralistic models
-* :mod:`.evaluate`: the six-bucket irregular-mask protocol of the papers
+* :mod:`.realism`: the hole patch sliced Wasserstein distance (realism without a network)
 """
 
 from inpaintkit.metrics.diversity import sample_diversity
-from inpaintkit.metrics.evaluate import (
-    EvalResults,
-    evaluate,
-    results_table,
-    write_csv,
-    write_json,
-)
 from inpaintkit.metrics.fid import (
     FIDInceptionV3,
     feature_statistics,
@@ -25,13 +19,13 @@ from inpaintkit.metrics.fid import (
 )
 from inpaintkit.metrics.image_metrics import compute_metrics, l1, psnr, ssim, to_pixels
 from inpaintkit.metrics.lpips import LPIPS, load_lpips, lpips_distance
+from inpaintkit.metrics.realism import PatchSWD, patch_swd
 
 __all__ = [
     "LPIPS",
-    "EvalResults",
+    "PatchSWD",
     "compute_metrics",
     "FIDInceptionV3",
-    "evaluate",
     "feature_statistics",
     "fid",
     "frechet_distance",
@@ -40,11 +34,9 @@ __all__ = [
     "load_fid_inception",
     "load_lpips",
     "lpips_distance",
+    "patch_swd",
     "psnr",
-    "results_table",
     "sample_diversity",
     "ssim",
     "to_pixels",
-    "write_csv",
-    "write_json",
 ]
