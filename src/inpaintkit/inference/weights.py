@@ -68,6 +68,14 @@ class ModelChoice:
     description: str
 
 
+_CLASSICAL_DESCRIPTIONS = {
+    "telea": "OpenCV Telea (classical, fast)",
+    "ns": "OpenCV Navier-Stokes (classical, fast)",
+    "smooth": "mean of Telea and NS, low-passed deep in the hole (classical, most accurate)",
+    "patchmatch": "PatchMatch patch copying (classical, sharp texture)",
+}
+
+
 def classical_names() -> list[str]:
     """The registered classical fills, in registry order (telea, ns, smooth)."""
     return [name for name, cls in MODELS.items() if cls.classical]
@@ -94,7 +102,7 @@ def available_models() -> list[ModelChoice]:
             default = ModelChoice("default", "default", MODELS[shipped].pluralistic, False,
                                   f"shipped weights of {shipped}")
     choices = [default]
-    choices += [ModelChoice(name, "classical", False, False, f"OpenCV {name} (classical, fast)")
+    choices += [ModelChoice(name, "classical", False, False, _CLASSICAL_DESCRIPTIONS.get(name, f"{name} (classical)"))
                 for name in classical_names()]
     for name in sorted(MODELS):
         if MODELS[name].classical:
