@@ -92,3 +92,10 @@ def test_web_never_imports_models():
 @pytest.mark.parametrize(("package", "other"), [("inference", "training"), ("training", "inference")])
 def test_inference_and_training_do_not_import_each_other(package, other):
     assert _offenders(package, f"inpaintkit.{other}") == []
+
+
+def test_no_source_file_over_400_lines():
+    # Files that grow past this mix responsibilities (issue 13): split them by purpose.
+    long = {str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 400}
+    assert long == {}
