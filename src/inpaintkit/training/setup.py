@@ -206,12 +206,11 @@ def _worker_init(_worker_id: int) -> None:
     """Data workers ignore SIGINT/SIGTERM: a Ctrl-C or a scheduler's kill of the whole process
     group must reach only the main process, which finishes its step and checkpoints (a
     worker dying first would abort the run). Workers still exit when the main process does.
-    One OpenCV thread per worker, so the classical fills do not oversubscribe the cores."""
-    import cv2
-
+    (No cv2.setNumThreads here: reconfiguring OpenCV's thread pool in a forked child whose
+    parent already ran pool threads waits forever on a lock held by a thread that does not
+    exist in the child.)"""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    cv2.setNumThreads(1)
 
 
 def _init_weights(generator: nn.Module, source: str) -> None:
