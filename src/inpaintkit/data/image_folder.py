@@ -143,12 +143,6 @@ class ImageFolderDataset(Dataset):
         """Number of distinct unreadable files met so far (by this process or its workers)."""
         return int(np.frombuffer(self._bad, dtype=np.int8).sum())
 
-    @staticmethod
-    def worker_init_fn(worker_id: int) -> None:
-        """For ``DataLoader(worker_init_fn=...)``: one OpenCV thread per worker, so that
-        workers do not oversubscribe the cores."""
-        cv2.setNumThreads(1)
-
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         n = len(self.paths)
         if not -n <= index < n:
