@@ -64,7 +64,7 @@ from inpaintkit.models.base import InpaintModel
 
 # The classical fills of inpaintkit.models.classical, named here so that this module
 # does not import OpenCV.
-COARSE_MODES = ("learned", "telea", "ns", "smooth")
+COARSE_MODES = ("learned", "telea", "ns", "smooth", "patchmatch")
 
 
 @dataclass(frozen=True)
