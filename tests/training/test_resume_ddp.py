@@ -8,10 +8,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from safetensors.torch import load_file
 
 ROOT = Path(__file__).parents[2]
 CONFIG = ROOT / "configs" / "deepfill_v2.yaml"
+# Each test starts real training subprocesses: 5-20 s of CPU and 25-100 s of wall time.
+pytestmark = pytest.mark.slow
 
 
 def _args(image_dir, out_dir, name, steps):
