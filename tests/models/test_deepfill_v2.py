@@ -7,7 +7,7 @@ import cv2
 import pytest
 import torch
 
-from inpaintkit.conventions import image_to_tensor, tensor_to_image, tensor_to_mask
+from inpaintkit.conventions import composite, image_to_tensor, tensor_to_image, tensor_to_mask
 from inpaintkit.layers.gated_conv import GatedConv2d
 from inpaintkit.models import MODELS, create_model
 from inpaintkit.models.base import config_from_dict, config_to_dict
@@ -198,7 +198,7 @@ def test_config_validation_and_round_trip() -> None:
 
 
 def test_coarse_input_is_required_exactly_when_declared() -> None:
-    assert COARSE_MODES == ("learned", *CLASSICAL_METHODS)
+    assert COARSE_MODES == ("learned", *CLASSICAL_METHODS, "patchmatch+smooth")
     image, mask = _batch(64, 64)
     learned = create_model("deepfill_v2", tiny=True).eval()
     smooth = create_model("deepfill_v2", tiny=True, coarse="smooth", residual=True).eval()
@@ -215,3 +215,43 @@ def test_coarse_input_is_required_exactly_when_declared() -> None:
         out = smooth.inpaint(image, mask, coarse=coarse)
     hole = mask.expand_as(image) > 0.5
     assert torch.equal(out[hole], coarse[hole])
+
+
+def _band0_share(x: torch.Tensor) -> float:
+    """Share of the energy of x (B,C,H,W) in its finest Laplacian band (x - blur(x))."""
+    k = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
+    k2 = (k[:, None] * k[None, :]).expand(x.shape[1], 1, 5, 5)
+    blur = torch.nn.functional.conv2d(torch.nn.functional.pad(x, (2, 2, 2, 2), mode="reflect"),
+                                      k2, groups=x.shape[1])
+    return float(((x - blur) ** 2).sum() / (x ** 2).sum())
+
+
+def test_lowfreq_refinement_is_a_smooth_correction_of_the_first_fill() -> None:
+    torch.manual_seed(0)
+    image, mask = _batch(64, 64)
+    coarse = torch.cat([torch.rand(2, 3, 64, 64) * 2 - 1, torch.zeros(2, 3, 64, 64)], dim=1)
+    shares = {}
+    for f in (1, 4):
+        model = create_model("deepfill_v2", tiny=True, coarse="patchmatch+smooth",
+                             residual=True, lowfreq=f).eval()
+        assert model.multiple == 8 * f
+        assert model.inpaint(image, mask, coarse=coarse[:, :3].repeat(1, 2, 1, 1)).shape == image.shape
+        # Untrained (zero last layer): exactly the first (patchmatch) fill in the hole.
+        out = model.inpaint(image, mask, coarse=coarse)
+        hole = mask.expand_as(out) > 0.5
+        assert torch.equal(out[hole], coarse[:, :3].clamp(-1, 1)[hole])
+        torch.nn.init.normal_(model.refine_net.decoder[-1].weight, std=0.05)
+        with torch.no_grad():
+            delta = model.inpaint(image, mask, coarse=coarse) - composite(coarse[:, :3], image, mask)
+        shares[f] = _band0_share(delta)
+    # At 1/4 resolution the correction leaves the finest band (PatchMatch's texture) alone.
+    assert shares[4] < 0.02 < shares[1]
+
+
+def test_lowfreq_config_checks() -> None:
+    with pytest.raises(ValueError, match="power of two"):
+        DeepFillV2Config(coarse="smooth", residual=True, lowfreq=3)
+    with pytest.raises(ValueError, match="residual"):
+        DeepFillV2Config(coarse="smooth", lowfreq=4)
+    with pytest.raises(ValueError, match="classical coarse"):
+        DeepFillV2Config(residual=True, lowfreq=2)

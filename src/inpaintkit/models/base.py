@@ -16,8 +16,9 @@ read them directly (never ``getattr`` probes):
                        ``inpaint_array(image (H,W,3) uint8, hole (H,W) bool) -> uint8``.
 ``sketch_channels``    int: channels of the optional ``sketch`` guidance input (0: none).
 ``coarse_input``       str | None: name of the classical fill (``telea``, ``ns``,
-                       ``smooth``, see :mod:`.classical`) that the model takes as its
-                       ``coarse`` input tensor; the caller computes it on uint8
+                       ``smooth``, ``patchmatch``, see :mod:`.classical`; several
+                       joined by ``+`` are stacked: (B,3k,H,W)) that the model takes as
+                       its ``coarse`` input tensor; the caller computes it on uint8
                        (:func:`inpaintkit.models.classical.coarse_batch`).
 =====================  ===============================================================
 
@@ -102,11 +103,12 @@ class GeneratorProtocol:
         if self.coarse_input is not None:
             if coarse is None:
                 raise ValueError(
-                    f"{who} needs coarse=(B,3,H,W): its '{self.coarse_input}' fill of the "
+                    f"{who} needs coarse=(B,3k,H,W): its '{self.coarse_input}' fill of the "
                     f"masked image (inpaintkit.models.classical.coarse_batch computes it)"
                 )
-            if coarse.shape != image.shape:
-                raise ValueError(f"{who}: coarse {tuple(coarse.shape)} should be {tuple(image.shape)}")
+            want = (image.shape[0], 3 * len(self.coarse_input.split("+")), *image.shape[-2:])
+            if tuple(coarse.shape) != want:
+                raise ValueError(f"{who}: coarse {tuple(coarse.shape)} should be {want}")
         if sketch is not None:
             want = (image.shape[0], self.sketch_channels, *image.shape[-2:])
             if not self.sketch_channels:

@@ -17,8 +17,8 @@ generators.
   patch around p, found by random search and propagation from its neighbours; the pixel
   becomes the vote of the patches that cover it. C. Barnes, E. Shechtman, A. Finkelstein,
   D. B. Goldman, "PatchMatch: A Randomized Correspondence Algorithm for Structural Image
-  Editing", SIGGRAPH 2009. It is the optional binary package ``pypatchmatch`` (imported
-  when a fill runs: ``pip install 'inpaintkit[patchmatch]'``). Its random search starts
+  Editing", SIGGRAPH 2009. It is the binary package ``pypatchmatch`` (imported
+  when a fill runs; a core dependency of inpaintkit). Its random search starts
   from a fixed seed (:data:`PATCHMATCH_SEED`, set before every fill), so it is
   deterministic like the others. Sharp texture instead of a smear, at about Telea's PSNR.
 
@@ -62,7 +62,7 @@ COARSE_RADIUS = 3  # the radius of a network's classical coarse input
 # masked_input's 0.0 as uint8: (0 + 1) * 127.5 = 127.5, rounded half to even.
 HOLE_VALUE = 128
 PATCHMATCH_SEED = 0  # the random search's seed, set before every PatchMatch fill
-PATCHMATCH_INSTALL = "pip install 'inpaintkit[patchmatch]'"
+PATCHMATCH_INSTALL = "pip install pypatchmatch"
 
 
 def _opencv(image: np.ndarray, hole: np.ndarray, radius: int, flag: int) -> np.ndarray:
@@ -140,10 +140,23 @@ def classical_fill(image: np.ndarray, hole: np.ndarray, method: str = "telea",
     return _fill(masked, hole_u8, method, radius)
 
 
+def coarse_methods(method: str) -> tuple[str, ...]:
+    """The classical fills named by a coarse input: ``"smooth"`` -> ``("smooth",)``,
+    ``"patchmatch+smooth"`` -> ``("patchmatch", "smooth")`` (stacked along channels, the
+    first one is the base a residual network refines). ValueError for an unknown name."""
+    parts = tuple(method.split("+"))
+    unknown = [p for p in parts if p not in CLASSICAL_METHODS]
+    if unknown or len(set(parts)) != len(parts):
+        raise ValueError(f"coarse input '{method}': expected one or more distinct classical "
+                         f"methods joined by '+' (known: {', '.join(CLASSICAL_METHODS)})")
+    return parts
+
+
 def coarse_batch(images: np.ndarray, holes: np.ndarray, method: str,
                  radius: int = COARSE_RADIUS) -> torch.Tensor:
     """The classical coarse input of a batch: (B,H,W,3) uint8 images and (B,H,W) holes
-    (bool or uint8, nonzero = hole) -> (B,3,H,W) float32 in [-1, 1] (CPU).
+    (bool or uint8, nonzero = hole) -> (B,3k,H,W) float32 in [-1, 1] (CPU), k the number
+    of fills in ``method`` (:func:`coarse_methods`), stacked in that order.
 
     A single (H,W,3) image with an (H,W) hole gives a batch of one.
     """
@@ -152,7 +165,8 @@ def coarse_batch(images: np.ndarray, holes: np.ndarray, method: str,
         images, holes = images[None], holes[None]
     if images.ndim != 4 or holes.shape != images.shape[:3]:
         raise ValueError(f"coarse_batch: images {images.shape} and holes {holes.shape} do not match")
-    filled = [image_to_tensor(classical_fill(im, h, method, radius)) for im, h in zip(images, holes, strict=True)]
+    filled = [torch.cat([image_to_tensor(classical_fill(im, h, m, radius)) for m in coarse_methods(method)], dim=1)
+              for im, h in zip(images, holes, strict=True)]
     return torch.cat(filled)
 
 
@@ -160,7 +174,7 @@ def coarse_batch(images: np.ndarray, holes: np.ndarray, method: str,
 def coarse_from_tensors(image: torch.Tensor, mask: torch.Tensor, method: str,
                         radius: int = COARSE_RADIUS) -> torch.Tensor:
     """:func:`coarse_batch` of tensors: image (B,3,H,W) in [-1,1] (rounded to uint8),
-    mask (B,1,H,W) or (1,1,H,W) -> (B,3,H,W) on image's device and dtype."""
+    mask (B,1,H,W) or (1,1,H,W) -> (B,3k,H,W) on image's device and dtype."""
     images = np.stack([tensor_to_image(x) for x in image])
     holes = (mask.detach().cpu() > 0.5).expand(image.shape[0], 1, -1, -1)[:, 0].numpy()
     return coarse_batch(images, holes, method, radius).to(device=image.device, dtype=image.dtype)

@@ -64,7 +64,7 @@ from inpaintkit.models.base import InpaintModel
 
 # The classical fills of inpaintkit.models.classical, named here so that this module
 # does not import OpenCV.
-COARSE_MODES = ("learned", "telea", "ns", "smooth", "patchmatch")
+COARSE_MODES = ("learned", "telea", "ns", "smooth", "patchmatch", "patchmatch+smooth")
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,10 @@ class DeepFillV2Config:
         ``forward`` / ``inpaint`` as the ``coarse`` input.
     residual: refined = clamp(coarse + delta, -1, 1) with a zero-initialised last layer.
     refine_sees_mask: feed ones + mask (+ sketch) to the refinement stage too.
+    lowfreq: run the refinement stage at 1/lowfreq resolution (1 = full, the paper) and
+        upsample its residual bilinearly: a low-frequency correction of a classical coarse
+        fill that cannot touch the fill's fine texture (needs ``residual`` and a classical
+        ``coarse``; power of two).
     """
 
     cnum: int = 48
@@ -90,6 +94,7 @@ class DeepFillV2Config:
     coarse: str = "learned"
     residual: bool = False
     refine_sees_mask: bool = True
+    lowfreq: int = 1
 
     def __post_init__(self) -> None:
         if self.cnum < 4 or self.cnum % 4:
@@ -101,6 +106,10 @@ class DeepFillV2Config:
                 f"DeepFillV2Config: coarse must be one of {', '.join(COARSE_MODES)}, "
                 f"got '{self.coarse}'"
             )
+        if self.lowfreq < 1 or self.lowfreq & (self.lowfreq - 1):
+            raise ValueError(f"DeepFillV2Config: lowfreq must be a power of two, got {self.lowfreq}")
+        if self.lowfreq > 1 and (not self.residual or self.coarse == "learned"):
+            raise ValueError("DeepFillV2Config: lowfreq > 1 needs residual=True and a classical coarse")
 
 
 @dataclass(frozen=True)
@@ -214,13 +223,20 @@ class DeepFillV2(InpaintModel):
         self.coarse_net = (
             CoarseNet(in_ch, c, wide, config.gated) if config.coarse == "learned" else None
         )
-        refine_in = in_ch if config.refine_sees_mask else 3
+        # Fills after the first of a stacked coarse input ("patchmatch+smooth") are extra
+        # refinement inputs; the first is the base the residual is added to.
+        guides = 3 * (len(config.coarse.split("+")) - 1) if config.coarse != "learned" else 0
+        refine_in = (in_ch if config.refine_sees_mask else 3) + guides
         self.refine_net = RefineNet(refine_in, c, wide, config.gated, zero_out=config.residual)
         self.last_flow: torch.Tensor | None = None
 
     @property
     def sketch_channels(self) -> int:
         return self.config.in_extra
+
+    @property
+    def multiple(self) -> int:
+        return 8 * self.config.lowfreq  # the refinement stage works at H/lowfreq, stride 4
 
     @property
     def coarse_input(self) -> str | None:
@@ -260,16 +276,25 @@ class DeepFillV2(InpaintModel):
         full_in = self._inputs(x, mask, sketch)  # (B, 5+e, H, W)
 
         if self.coarse_net is None:
-            coarse = coarse.to(image.dtype)  # (B, 3, H, W), data: no gradient
+            coarse = coarse.to(image.dtype)  # (B, 3k, H, W), data: no gradient
+            coarse, guides = coarse[:, :3], coarse[:, 3:]  # base (B,3,H,W), rest (B,3k-3,H,W)
         else:
             coarse = self.coarse_net(full_in)  # (B, 3, H, W)
+            guides = coarse[:, :0]
 
         x2 = composite(coarse, x, mask)  # coarse inside the hole, input outside
+        parts = [x2, composite(guides, x, mask)] if guides.shape[1] else [x2]
         if self.config.refine_sees_mask:
-            refine_in = torch.cat([x2, full_in[:, 3:]], dim=1)  # (B, 5+e, H, W)
+            parts.append(full_in[:, 3:])
+        refine_in = torch.cat(parts, dim=1)  # (B, 3k [+ 2 + e], H, W)
+        f = self.config.lowfreq
+        if f > 1:
+            # Inputs average-pooled (the mask channel becomes each cell's hole fraction);
+            # the attention's mask max-pooled: a cell with any hole pixel is no source.
+            out, flow = self.refine_net(F.avg_pool2d(refine_in, f), F.max_pool2d(mask, f))
+            out = F.interpolate(out, scale_factor=f, mode="bilinear", align_corners=False)
         else:
-            refine_in = x2
-        out, flow = self.refine_net(refine_in, mask)  # (B, 3, H, W), (B, 2, H/4, W/4)
+            out, flow = self.refine_net(refine_in, mask)  # (B, 3, H, W), (B, 2, H/4, W/4)
         self.last_flow = flow
         if self.config.residual:
             refined = (x2 + out).clamp(-1.0, 1.0)

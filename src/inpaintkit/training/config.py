@@ -41,6 +41,10 @@ class TrainConfig:
     masks: str = "mixed"
     free_form_prob: float = 0.7  # "mixed": the rest are box masks
     num_workers: int = 1
+    # 0: fresh items every step; N: a fixed pool of N items (image, mask, coarse fill)
+    # computed once by num_workers processes and cached in the run folder, for coarse
+    # inputs too slow to compute per step (patchmatch); served with random flips
+    pool: int = 0
     # optimisation
     steps: int = 10000
     # compute budget: stop after this many CPU-minutes of the training process (all its

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import signal
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,8 +95,24 @@ def build_dataset(cfg: TrainConfig, coarse: str | None = None):
         masks = MixedMaskGenerator(cfg.size, p_free_form=cfg.free_form_prob)
     else:
         raise InpaintError(f"unknown masks '{cfg.masks}' (mixed, deepfill)")
-    return ImageFolderDataset(cfg.data, size=cfg.size, masks=masks, mode=cfg.crop_mode,
-                              seed=cfg.seed, coarse=coarse)
+    dataset = ImageFolderDataset(cfg.data, size=cfg.size, masks=masks, mode=cfg.crop_mode,
+                                 seed=cfg.seed, coarse=coarse)
+    if not cfg.pool:
+        return dataset
+    if coarse is None:
+        raise InpaintError("pool: a fixed pool is for models with a classical coarse input")
+    from inpaintkit.data import FixedPool
+
+    key = {"data": str(Path(cfg.data).resolve()), "size": cfg.size, "masks": cfg.masks,
+           "free_form_prob": cfg.free_form_prob, "crop_mode": cfg.crop_mode, "seed": cfg.seed,
+           "coarse": coarse, "files": len(dataset)}
+
+    def progress(done: int, total: int) -> None:
+        if done % 200 < 8 or done == total:  # training output, as the loop's own lines
+            print(f"fixed pool: {done}/{total} items", file=sys.stderr, flush=True)
+
+    return FixedPool(dataset, cfg.pool, cfg.run_dir / "pool", key, seed=cfg.seed,
+                     workers=max(1, cfg.num_workers), progress=progress)
 
 
 @dataclass
