@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
 
-from inpaintkit.errors import InpaintError
+from inpaintkit.errors import InpaintError, TooLarge
 
 
 def train(
@@ -16,14 +17,57 @@ def train(
         None, "--resume", help="'auto' (latest checkpoint of the run, if any) or a checkpoint/run folder."
     ),
 ) -> None:
-    """Train a model. Under torchrun every process trains one DDP replica."""
+    """Train a model. Under torchrun every process trains one DDP replica.
+
+    Exit codes: 0 the run finished (all steps, or its compute budget); 2 a bad config or a
+    diverged run (NaN/Inf; the last good checkpoint is kept); 128 + signal number (130 for
+    Ctrl-C, 143 for SIGTERM) when stopped by a signal after writing its checkpoint.
+    """
     from inpaintkit.training.config import load_config
-    from inpaintkit.training.loop import TrainingDiverged
+    from inpaintkit.training.loop import TrainingDiverged, TrainingInterrupted
     from inpaintkit.training.loop import train as run_training
 
     cfg = load_config(config, set_ or [])
+    check_model_config(cfg.model, cfg.tiny, cfg.model_args)
     try:
         last = run_training(cfg, resume=resume)
     except TrainingDiverged as exc:
         raise InpaintError(str(exc)) from None
+    except TrainingInterrupted as exc:
+        typer.echo(f"last checkpoint: {exc.checkpoint}")
+        typer.echo(f"stopped by signal {exc.signum} before the last step; resume with --resume auto", err=True)
+        raise typer.Exit(128 + exc.signum) from None
     typer.echo(f"last checkpoint: {last}")
+
+
+def check_model_config(name: str, tiny: bool, model_args: dict) -> int:
+    """The generator's parameter count, counted before anything is allocated; a one-line
+    error (exit 2) for an unknown option or a model over the size limit."""
+    from inpaintkit.models import MODELS
+    from inpaintkit.models.base import config_from_dict
+    from inpaintkit.models.serialization import check_model_size
+
+    if name not in MODELS:
+        raise InpaintError(f"unknown model '{name}' (known: {', '.join(sorted(MODELS))})")
+    cls = MODELS[name]
+    try:
+        config = config_from_dict(cls.config_class, {**(cls.tiny if tiny else {}), **(model_args or {})})
+    except (TypeError, ValueError) as exc:
+        raise InpaintError(f"model_args: {exc}") from None
+    count = check_model_size(name, config, what="the config's model")
+    # Weights, gradients and two Adam moments in float32 (EMA and activations come on top).
+    need, have = 16 * count, _physical_memory()
+    if have and need > have:
+        raise TooLarge(
+            f"the config's model {name} has {count:,} parameters: training needs at least "
+            f"{need / 2**30:,.1f} GiB for weights, gradients and Adam moments, this machine has "
+            f"{have / 2**30:,.1f} GiB; use a smaller model_args"
+        )
+    return count
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None

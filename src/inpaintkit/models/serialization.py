@@ -14,6 +14,11 @@ place, so a crash leaves either the old checkpoint or the new one, never half of
 Training writes checkpoints with :func:`save_model`; inference reads them with
 :func:`load_checkpoint` (both depend on this module, never on each other). A checkpoint
 path may be the folder, its ``model.safetensors`` or its ``config.json``.
+
+Loading refuses, with one line, a config whose model would have over
+:data:`MAX_PARAMETERS` parameters (counted on the ``meta`` device, before anything is
+allocated) and weights holding NaN or Inf. Temporary folders carry the writer's pid, so a
+later save removes those of writers that no longer run (:func:`remove_leftovers`).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from inpaintkit.errors import InpaintError, NotFound
+from inpaintkit.errors import InpaintError, NotFound, TooLarge
 from inpaintkit.models.base import InpaintModel, config_from_dict, config_to_dict
 from inpaintkit.models.registry import MODELS
 
@@ -38,6 +43,10 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 _RESERVED = {"format", "version", "model", "config", "dtype"}
 _PICKLE_SUFFIXES = {".pt", ".pth", ".ckpt", ".bin", ".pkl", ".pickle", ".tar"}
+
+#: Largest model accepted from a config: 2 * 10^9 parameters (8 GB of fp32 weights; the
+#: networks here have 0.5-50 million). A config asking for more is a typo or an attack.
+MAX_PARAMETERS = 2_000_000_000
 
 
 def registry_name(model: nn.Module) -> str:
@@ -54,7 +63,97 @@ def registry_name(model: nn.Module) -> str:
     )
 
 
+_COUNTS: dict[tuple[str, Any], int] = {}
+
+
+def count_parameters(name: str, config: Any) -> int:
+    """Parameters of registry model ``name`` built from ``config`` (a dataclass), counted on
+    the ``meta`` device: no memory is allocated, so an absurd config costs nothing."""
+    try:
+        return _COUNTS[(name, config)]
+    except (KeyError, TypeError):  # TypeError: a config with unhashable fields
+        pass
+    with torch.device("meta"):
+        model = MODELS[name](config)
+    count = sum(p.numel() for p in model.parameters())
+    try:
+        _COUNTS[(name, config)] = count
+    except TypeError:
+        pass
+    return count
+
+
+def check_model_size(name: str, config: Any, limit: int = MAX_PARAMETERS, what: str = "model") -> int:
+    """The parameter count of ``name`` with ``config``; :class:`TooLarge` over ``limit``."""
+    count = count_parameters(name, config)
+    if count > limit:
+        raise TooLarge(
+            f"{what} {name} would have {count:,} parameters ({4 * count / 2**30:,.1f} GiB as float32), "
+            f"over the limit of {limit:,}; check its config ({config})"
+        )
+    return count
+
+
+def check_finite_state(path: Path | str, state: dict[str, torch.Tensor]) -> None:
+    """InpaintError naming the tensors holding NaN or Inf, if any."""
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise InpaintError(
+            f"weights in {path} hold NaN or Inf in {len(bad)} tensor(s) ({', '.join(bad[:3])}): "
+            f"the checkpoint is broken (a diverged training run?); use an earlier checkpoint"
+        )
+
+
 # --- saving ---------------------------------------------------------------------------
+
+LEFTOVER_MARKERS = (".tmp-", ".old-")
+
+
+def pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by another user
+        return True
+    return True
+
+
+def leftover_pid(name: str, markers: tuple[str, ...] = LEFTOVER_MARKERS) -> int | None:
+    """The writer pid in a temporary name ``.<x><marker><pid>-...`` (None: not ours)."""
+    if not name.startswith("."):
+        return None
+    for marker in markers:
+        head, sep, tail = name.rpartition(marker)
+        if sep and head:
+            digits = tail.split("-", 1)[0]
+            return int(digits) if digits.isdigit() else None
+    return None
+
+
+def remove_leftovers(parent: Path) -> list[Path]:
+    """Remove the temporary folders of :func:`save_model` runs that were killed (their pid
+    is gone); an ``.old-`` folder whose checkpoint is missing is renamed back (the kill
+    came between the two renames). Returns the paths removed or restored."""
+    done: list[Path] = []
+    try:
+        entries = list(Path(parent).iterdir())
+    except OSError:
+        return done
+    for entry in entries:
+        pid = leftover_pid(entry.name)
+        if pid is None or pid_alive(pid) or not entry.is_dir():
+            continue
+        target = entry.with_name(entry.name[1:].split(".old-")[0])
+        if ".old-" in entry.name and not target.exists():
+            os.rename(entry, target)
+        else:
+            shutil.rmtree(entry, ignore_errors=True)
+        done.append(entry)
+    return done
+
 
 def _fsync_dir(path: Path) -> None:
     try:
@@ -116,7 +215,8 @@ def save_model(
     parent = folder.parent if str(folder.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=parent))
+        remove_leftovers(parent)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-{os.getpid()}-", dir=parent))
     except OSError as exc:
         raise InpaintError(f"cannot write checkpoint to {folder}: {exc.strerror or exc}") from None
     config = {
@@ -141,7 +241,7 @@ def save_model(
         if folder.exists():
             # Directories cannot be replaced in one rename: move the old one aside first.
             # In between, the old checkpoint still exists intact under the aside name.
-            aside = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=parent))
+            aside = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-{os.getpid()}-", dir=parent))
             aside.rmdir()
             os.rename(folder, aside)
             os.rename(tmp, folder)
@@ -247,8 +347,9 @@ def load_checkpoint(
     cls = MODELS[name]
     try:
         config = config_from_dict(cls.config_class, info.get("config", {}))
+        check_model_size(name, config, what=f"{config_path}: model")
         model = cls(config)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InpaintError(f"{config_path}: bad config for {name}: {exc}") from None
     try:
         state = load_file(str(weights_path), device="cpu")
@@ -256,6 +357,7 @@ def load_checkpoint(
         raise InpaintError(f"cannot read weights {weights_path}: {exc}") from None
     expected = model.state_dict()
     check_state(weights_path, expected, state)
+    check_finite_state(weights_path, state)
     # fp16/bf16 files go into the model's own (fp32) parameters.
     state = {k: v.to(expected[k].dtype) for k, v in state.items()}
     model.load_state_dict(state, strict=True)

@@ -11,7 +11,11 @@ A checkpoint is a folder ``<run>/checkpoints/step_00001234/`` holding
 
 It is written into a temporary sibling folder and renamed into place, then ``latest`` (a
 one-line text file) is replaced atomically, so a kill at any moment leaves the previous
-checkpoint intact and ``latest`` always names a complete one.
+checkpoint intact and ``latest`` always names a complete one. Temporary names carry the
+writer's pid: the next save removes those left by a killed writer. Pruning keeps the
+``keep_last`` newest and never the one just written (the training loop writes only
+verified-good checkpoints, so the newest verified one always survives, also when a run
+resumed from an older step leaves higher-numbered folders behind).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from inpaintkit.errors import InpaintError
-from inpaintkit.models.serialization import save_model
+from inpaintkit.models.serialization import pid_alive, remove_leftovers, save_model
 
 TENSOR = "__tensor__"
 
@@ -81,6 +85,7 @@ def save_checkpoint(
     ``modules`` are other modules to resume (discriminator, ema), ``extra_state`` any
     JSON-able state (step, config, schedulers, scaler)."""
     ckpt_root.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(ckpt_root)
     final = ckpt_root / f"step_{step:08d}"
     tmp = ckpt_root / f".tmp_step_{step:08d}_{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -113,8 +118,30 @@ def save_checkpoint(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _write_latest(ckpt_root, final.name)
-    _prune(ckpt_root, keep_last)
+    _prune(ckpt_root, keep_last, keep=final)
     return final
+
+
+def remove_stale_temporaries(ckpt_root: Path) -> list[Path]:
+    """Remove what killed writers left in ``ckpt_root``: ``.tmp_step_<step>_<pid>``
+    folders, ``.latest.<pid>`` files and :func:`save_model`'s temporaries (pid gone)."""
+    removed = remove_leftovers(ckpt_root)
+    for entry in list(ckpt_root.iterdir()):
+        name = entry.name
+        if name.startswith(".tmp_step_"):
+            pid = name.rsplit("_", 1)[-1]
+        elif name.startswith(".latest."):
+            pid = name.rsplit(".", 1)[-1]
+        else:
+            continue
+        if not pid.isdigit() or pid_alive(int(pid)):
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
 
 
 def _json_default(value: Any) -> Any:
@@ -131,9 +158,11 @@ def _write_latest(ckpt_root: Path, name: str) -> None:
     os.replace(tmp, ckpt_root / "latest")
 
 
-def _prune(ckpt_root: Path, keep_last: int) -> None:
-    steps = sorted(p for p in ckpt_root.glob("step_*") if p.is_dir())
-    for old in steps[: max(0, len(steps) - max(1, keep_last))]:
+def _prune(ckpt_root: Path, keep_last: int, keep: Path) -> None:
+    """Keep ``keep`` (the checkpoint just written, named by ``latest``) and the newest
+    others, ``keep_last`` in all."""
+    others = sorted(p for p in ckpt_root.glob("step_*") if p.is_dir() and p.name != keep.name)
+    for old in others[: max(0, len(others) - (max(1, keep_last) - 1))]:
         shutil.rmtree(old, ignore_errors=True)
 
 

@@ -14,7 +14,15 @@ optimisers, schedules, AMP, EMA, gradient clipping, DDP, logging and checkpoints
 Host syncs: losses stay on the device between log intervals (the objectives return
 detached tensors); the loop reads them, and checks that no loss became NaN/Inf, only every
 ``log_every`` steps and before every checkpoint. A checkpoint is written only when every
-parameter and optimiser moment is finite, so the last checkpoint is always a good one.
+parameter and optimiser moment is finite *and* the losses computed with the weights about
+to be saved are finite (one extra forward pass on the current batch, in eval mode, with
+the RNG state restored afterwards): an exploding update gives finite weights of 1e30 whose
+next loss is NaN, and such a checkpoint would fail every resume. So the last checkpoint is
+always a good one, and pruning (``training/checkpoint.py``) never removes it.
+
+Endings: :class:`TrainingDiverged` (CLI exit 2) when the run diverged, nothing saved;
+:class:`TrainingInterrupted` (CLI exit 128 + signal) after the checkpoint written on
+SIGINT / SIGTERM; a normal return only when the run finished (all steps, or its budget).
 
 Compute budget: with ``budget_cpu_minutes`` the run stops (and checkpoints) once the
 training process has used that much CPU time, counted across resumes; the lr schedule
@@ -43,6 +51,15 @@ from inpaintkit.training.setup import Run, setup_run
 
 class TrainingDiverged(RuntimeError):
     """A loss or the weights became NaN or Inf; the last good checkpoint is left untouched."""
+
+
+class TrainingInterrupted(RuntimeError):
+    """Stopped by signal ``signum`` after writing ``checkpoint``: the run did not finish."""
+
+    def __init__(self, signum: int, checkpoint: Path) -> None:
+        super().__init__(f"stopped by signal {signum}; last checkpoint {checkpoint}")
+        self.signum = signum
+        self.checkpoint = checkpoint
 
 
 def lr_factor(cfg: TrainConfig, step: int, cpu_seconds: float = 0.0) -> float:
@@ -88,8 +105,9 @@ def train(cfg: TrainConfig, resume: str | Path | None = None) -> Path:
         distr.cleanup(info)
 
 
-def _train_step(run: Run, batch: list[torch.Tensor], factor: float) -> tuple[dict, list[torch.Tensor], object]:
-    """One D + G update. Returns (logs as detached tensors, the losses, the generator output)."""
+def _train_step(run: Run, batch: list[torch.Tensor], factor: float) -> tuple[dict, list[torch.Tensor], tuple, object]:
+    """One D + G update. Returns (logs as detached tensors, the losses, the batch as
+    (image, mask, extra inputs), the generator output)."""
     cfg, objective, device = run.cfg, run.objective, run.info.device
     image, mask, *rest = (t.to(device, non_blocking=True) for t in batch)
     inputs = {"coarse": rest[0]} if rest else {}
@@ -126,7 +144,7 @@ def _train_step(run: Run, batch: list[torch.Tensor], factor: float) -> tuple[dic
     run.scaler.update()
     if run.ema is not None:
         ema_update(run.ema, run.generator, cfg.ema)
-    return logs, losses, (image, mask, out)
+    return logs, losses, (image, mask, inputs), out
 
 
 def _loop(run: Run) -> Path:
@@ -145,8 +163,10 @@ def _loop(run: Run) -> Path:
     def cpu_seconds() -> float:
         return run.cpu_before + time.process_time() - cpu_start
 
-    def check_finite(step: int, logs: dict) -> None:
+    def check_finite(step: int, logs: dict, probe: tuple | None = None) -> None:
         bad = bool(nonfinite) or not _state_finite(run)
+        if not bad and probe is not None:
+            bad = not _probe_finite(run, *probe)
         if distr.any_true(info, bad):
             where = run.last_ckpt if run.last_ckpt is not None else "none written yet"
             raise TrainingDiverged(
@@ -172,13 +192,14 @@ def _loop(run: Run) -> Path:
 
     step = run.start
     logs: dict = {}
+    interrupted = 0
     try:
         run.generator.train()
         if run.discriminator is not None:
             run.discriminator.train()
         while step < cfg.steps:
             factor = lr_factor(cfg, step, cpu_seconds())
-            logs, losses, shown = _train_step(run, next(run.batches), factor)
+            logs, losses, shown, out = _train_step(run, next(run.batches), factor)
             for loss in losses:
                 nonfinite |= ~torch.isfinite(loss)
             step += 1
@@ -191,8 +212,7 @@ def _loop(run: Run) -> Path:
                 check_finite(step, logs)
             logger.step(step, logs, lr=cfg.lr_g * factor)
             if info.is_main and cfg.image_every and step % cfg.image_every == 0:
-                image, mask, out = shown
-                logger.images(step, image, mask, run.objective.prediction(out).detach())
+                logger.images(step, shown[0], shown[1], run.objective.prediction(out).detach())
             stopping = spent = False
             if check:
                 if cfg.ckpt_minutes:
@@ -202,11 +222,12 @@ def _loop(run: Run) -> Path:
                 spent = cfg.budget_cpu_minutes > 0 and distr.any_true(
                     info, info.is_main and cpu_seconds() >= 60.0 * cfg.budget_cpu_minutes)
             if due or step == cfg.steps or stopping or spent:
-                check_finite(step, logs)
+                check_finite(step, logs, probe=shown)
                 run.last_ckpt = save(step)
                 last_time = time.monotonic()
             if stopping:
                 logger.message(f"stopped by signal {stop['signal']} at step {step}; resume with --resume")
+                interrupted = int(stop["signal"])
                 break
             if spent:
                 logger.message(f"compute budget of {cfg.budget_cpu_minutes:g} CPU-minutes spent at step {step}")
@@ -218,6 +239,8 @@ def _loop(run: Run) -> Path:
         del run.batches
     if run.last_ckpt is None:  # steps <= start: nothing to do
         run.last_ckpt = save(step)
+    if interrupted:
+        raise TrainingInterrupted(interrupted, run.last_ckpt)
     return run.last_ckpt
 
 
@@ -233,6 +256,35 @@ def _state_finite(run: Run) -> bool:
         return True
     flags = torch.stack([torch.isfinite(t).all() for t in tensors])
     return bool(flags.all())
+
+
+@torch.no_grad()
+def _probe_finite(run: Run, image: torch.Tensor, mask: torch.Tensor, inputs: dict) -> bool:
+    """The losses of a step taken now (with the weights about to be saved) are finite, and
+    so is the output of the generator that ships (the EMA copy when there is one).
+
+    Eval mode, so that no buffer moves (spectral-norm vectors, batch-norm statistics), and
+    the RNG state is restored, so a run continues exactly as a resumed one would."""
+    cfg, objective, device = run.cfg, run.objective, run.info.device
+    nets = [m for m in (run.generator, run.discriminator) if m is not None]
+    modes = [m.training for m in nets]
+    amp = {"device_type": device.type, "enabled": cfg.amp,
+           "dtype": torch.float16 if device.type == "cuda" else torch.bfloat16}
+    devices = [device.index or 0] if device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=devices), torch.autocast(**amp):
+            for m in nets:
+                m.eval()
+            out = objective.generate(run.g_model, image, mask, **inputs)
+            values = [objective.generator_loss(run.d_model, image, mask, out)[0]]
+            if run.d_model is not None:
+                values.append(objective.discriminator_loss(run.d_model, image, mask, out)[0])
+            if run.ema is not None:
+                values.append(objective.prediction(objective.generate(run.ema, image, mask, **inputs)))
+    finally:
+        for m, mode in zip(nets, modes, strict=True):
+            m.train(mode)
+    return bool(torch.stack([torch.isfinite(v.float()).all() for v in values]).all())
 
 
 def _clip(cfg: TrainConfig, scaler: torch.amp.GradScaler, opt: torch.optim.Optimizer,
