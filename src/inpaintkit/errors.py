@@ -13,9 +13,11 @@ class               exit code  HTTP status  raised for
 ==================  =========  ===========  ==========================================
 InpaintError        2          422          a bad value or a corrupt / invalid file
 NotFound            2          404          a missing file or folder, an unknown model
-TooLarge            2          413          an image over the pixel limit (bombs too)
+TooLarge            2          413          an image over the pixel limit (bombs too), a
+                                             model or request over a size/memory limit
 Unsupported         2          415          a file format that is not read or written
 LoadFailed          2          500          a listed model that cannot be loaded
+ModelFailed         2          500          a model whose output holds NaN or Inf
 ==================  =========  ===========  ==========================================
 """
 
@@ -57,4 +59,10 @@ class LoadFailed(InpaintError):
     http_status = 500
 
 
-__all__ = ["InpaintError", "LoadFailed", "NotFound", "TooLarge", "Unsupported"]
+class ModelFailed(InpaintError):
+    """A model produced an unusable result (NaN or Inf): nothing is written or sent."""
+
+    http_status = 500
+
+
+__all__ = ["InpaintError", "LoadFailed", "ModelFailed", "NotFound", "TooLarge", "Unsupported"]

@@ -5,6 +5,8 @@ returns ``samples`` arrays (H,W,3) uint8 in which every pixel outside the (dilat
 bit-identical to the input: the model's prediction is composited on the uint8 arrays at the
 very end (the select rule of ``conventions.composite``: pixels where the mask is False are
 copied from the input), after any padding, resizing and cropping.
+A prediction holding NaN or Inf is refused (:class:`~inpaintkit.errors.ModelFailed`)
+before compositing: clamping it to uint8 would paint the hole black without a word.
 
 Each model call pads the image to the model's ``multiple`` (symmetric reflection; the mask
 is padded the same way, so reflected hole pixels stay holes) and runs under
@@ -54,7 +56,7 @@ import torch
 from torch import nn
 
 from inpaintkit.conventions import image_to_tensor, mask_to_tensor
-from inpaintkit.errors import InpaintError
+from inpaintkit.errors import InpaintError, ModelFailed
 from inpaintkit.inference.device import resolve_device
 from inpaintkit.inference.weights import LoadedModel, resolve_model
 from inpaintkit.inference.windows import Window, pad_to, plan_windows
@@ -302,7 +304,16 @@ class Inpainter:
                 outs = [self.model.inpaint(x, k, generator=self._generator(seed), **extra)[0]]
         results = []
         for out in outs:
-            t = ((out[:, :h, :w].float().cpu() + 1.0) * 127.5).round().clamp(0, 255)
+            out = out[:, :h, :w].float().cpu()
+            bad = int((~torch.isfinite(out)).sum())
+            if bad:
+                # clamp() would turn NaN into black (or keep it as 0 after the uint8 cast):
+                # a silently black hole. Refuse instead.
+                raise ModelFailed(
+                    f"model '{self.model_name}' produced {bad:,} NaN/Inf values for a {w}x{h} input: "
+                    f"its weights or this input break it (nothing written)"
+                )
+            t = ((out + 1.0) * 127.5).round().clamp(0, 255)
             results.append(t.to(torch.uint8).permute(1, 2, 0).contiguous().numpy())
         return results
 
