@@ -48,6 +48,10 @@ def serve(
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.001, help="Seconds per request before a 504.")
     ] = DEFAULT_TIMEOUT,
+    max_memory: Annotated[
+        float | None, typer.Option("--max-memory", min=1, help="MiB of estimated peak memory for the requests "
+                                   "running at once; larger requests get 413 (default: half the RAM, at most 4096).")
+    ] = None,
     device: Device = "auto",
     open_browser: Annotated[bool, typer.Option("--open", help="Open the page in a browser.")] = False,
 ) -> None:
@@ -69,7 +73,7 @@ def serve(
             f"(it has no authentication)", markup=False,
         )
     app = create_app(model, device=device, max_pixels=max_pixels, max_upload_mb=max_upload_mb, queue=queue,
-                     workers=workers, timeout=timeout, allowed_hosts=allowed)
+                     workers=workers, timeout=timeout, allowed_hosts=allowed, max_memory_mb=max_memory)
     config = uvicorn.Config(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     if open_browser:

@@ -213,6 +213,24 @@ class Inpainter:
             preds = self._cropped(image, hole, samples, seed)
         return [_composite_uint8(p, image, hole) for p in preds]
 
+    def estimate_peak_bytes(self, image_shape: tuple[int, ...], hole: np.ndarray, samples: int = 1) -> dict:
+        """The peak memory :meth:`inpaint` would need (``inference/cost.py``), before any
+        work: ``{"bytes", "strategy", "pixels"}`` (the largest model call's padded pixels)."""
+        from inpaintkit.inference.cost import memory_model
+
+        h, w = image_shape[:2]
+        strategy = self._choose(h, w, hole) if hole.any() else "full"
+        n2 = self.native_size ** 2
+        if strategy == "full":
+            side = self.multiple
+            pixels = (h + (-h) % side) * (w + (-w) % side)
+        elif strategy == "resize":
+            pixels = min(h * w, n2)
+        else:
+            pixels = max(min((wd.y1 - wd.y0) * (wd.x1 - wd.x0), n2) for wd in self._plan_windows(hole))
+        fitted = memory_model(self.model)
+        return {"bytes": fitted.peak_bytes(pixels, samples), "strategy": strategy, "pixels": pixels}
+
     # --- checks and choices --------------------------------------------------------------
 
     def _note(self, text: str) -> None:

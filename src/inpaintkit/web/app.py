@@ -19,7 +19,9 @@ uvicorn; tests use FastAPI's ``TestClient`` on it). Endpoints (OpenAPI at ``/doc
 * ``GET /healthz`` - liveness plus the queue's load.
 
 Errors are JSON ``{"detail": "<one readable line>"}``: 404 unknown model, 413 upload over
-``max_upload_mb`` or image over ``max_pixels``, 415 not an image, 422 corrupt image, mask
+``max_upload_mb``, image over ``max_pixels`` or a request whose estimated peak memory is
+over ``max_memory_mb`` (``inference/cost.py``; ``strategy=full`` on a large image), 415
+not an image, 422 corrupt image, mask
 size mismatch (unless ``resize_mask``) and other bad fields, 503 queue full (with
 ``Retry-After``), 504 over ``timeout`` seconds, 500 a model that fails to load or a bug.
 An :class:`~inpaintkit.errors.InpaintError` answers with its class's ``http_status``
@@ -63,9 +65,10 @@ from inpaintkit.web.defaults import (
     DEFAULT_QUEUE,
     DEFAULT_TIMEOUT,
     MAX_SAMPLES,
+    default_max_memory_mb,
 )
 from inpaintkit.web.jobs import Done, Job, run_job
-from inpaintkit.web.limits import GuardMiddleware, QueueFull, WorkQueue
+from inpaintkit.web.limits import GuardMiddleware, MemoryBudget, QueueFull, WorkQueue
 from inpaintkit.web.schemas import INPAINT_RESPONSES, Health, InpaintResult, Limits, ModelEntry, ModelList
 
 logger = logging.getLogger(__name__)
@@ -82,6 +85,7 @@ class _Settings:
     max_pixels: int | None
     max_body: int
     timeout: float | None
+    memory: MemoryBudget
 
 
 def create_app(
@@ -95,6 +99,7 @@ def create_app(
     workers: int = 1,
     timeout: float | None = DEFAULT_TIMEOUT,
     allowed_hosts: list[str] | None = None,
+    max_memory_mb: float | None = None,
 ) -> FastAPI:
     """The inpainting web app (module docstring).
 
@@ -103,10 +108,16 @@ def create_app(
     ``max_upload_mb``: limit on a request's whole body. ``queue``: jobs admitted at once
     (waiting or running); ``workers``: threads running them. ``timeout``: seconds per
     request (None: no limit). ``allowed_hosts``: accepted ``Host`` headers (guards a
-    loopback server against DNS rebinding); None accepts any.
+    loopback server against DNS rebinding); None accepts any. ``max_memory_mb``: budget of
+    the estimated peak memory of the jobs running at once (None: the default of
+    :func:`~inpaintkit.web.defaults.default_max_memory_mb`); a request over it gets 413.
     """
     _check_settings(max_upload_mb, max_pixels, queue, workers, timeout)
-    settings = _Settings(max_pixels, int(max_upload_mb * 2**20), timeout)
+    if max_memory_mb is None:
+        max_memory_mb = default_max_memory_mb()
+    if max_memory_mb <= 0:
+        raise InpaintError(f"max_memory_mb must be > 0, got {max_memory_mb}")
+    settings = _Settings(max_pixels, int(max_upload_mb * 2**20), timeout, MemoryBudget(int(max_memory_mb * 2**20)))
     catalog = ModelCatalog(model, extra=models, device=device, max_pixels=max_pixels)
     work = WorkQueue(queue, workers)
     app = _new_app(work, settings.max_body, allowed_hosts)
@@ -197,7 +208,7 @@ def _add_info_routes(app: FastAPI, catalog: ModelCatalog, work: WorkQueue, setti
         ]
         limits = Limits(max_pixels=settings.max_pixels, max_upload_bytes=settings.max_body,
                         max_samples=MAX_SAMPLES, queue=work.size, workers=work.workers,
-                        timeout_s=settings.timeout)
+                        timeout_s=settings.timeout, max_memory_bytes=settings.memory.total)
         return ModelList(default=catalog.default, models=entries, limits=limits)
 
 
@@ -229,7 +240,8 @@ def _add_inpaint_route(app: FastAPI, catalog: ModelCatalog, work: WorkQueue, set
         job = Job(await image.read(), await mask.read(), _upload_name("image", image), _upload_name("mask", mask),
                   name, strategy, samples, seed, dilate, mask_mode, resize_mask)
         started = time.monotonic()
-        done = await _execute(work, functools.partial(run_job, job, catalog, settings.max_pixels), settings.timeout)
+        work_item = functools.partial(run_job, job, catalog, settings.max_pixels, settings.memory)
+        done = await _execute(work, work_item, settings.timeout)
         logger.info("inpainted %dx%d with %s in %.2f s", done.width, done.height, done.model,
                     time.monotonic() - started)
         return _respond(done, seed, as_json=format == "json")

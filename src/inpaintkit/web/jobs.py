@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inpaintkit.errors import LoadFailed
+from inpaintkit.errors import LoadFailed, TooLarge
 from inpaintkit.io import decode_image_bytes, decode_mask_bytes, fit_mask
 from inpaintkit.web.catalog import ModelCatalog, ModelLoadError
+from inpaintkit.web.limits import MemoryBudget
 
 
 @dataclass
@@ -63,14 +64,32 @@ def _decode(job: Job, max_pixels: int | None) -> tuple[np.ndarray, np.ndarray]:
     return image, fit_mask(hole, image.shape[:2], job.resize_mask, job.mask_name, job.image_name, hint)
 
 
-def run_job(job: Job, catalog: ModelCatalog, max_pixels: int | None) -> Done:
-    """Decode, check, inpaint, encode. Blocking: runs in a worker thread."""
+def run_job(job: Job, catalog: ModelCatalog, max_pixels: int | None, memory: MemoryBudget | None = None) -> Done:
+    """Decode, check (the memory estimate against ``memory``), inpaint, encode. Blocking:
+    runs in a worker thread."""
     image, hole = _decode(job, max_pixels)
     try:
         inpainter = catalog.inpainter(job.model, job.strategy)
     except ModelLoadError as exc:  # the server's model, not the request, is at fault
         raise LoadFailed(str(exc)) from None
-    results = inpainter.inpaint(image, hole, samples=job.samples, seed=job.seed, dilate=job.dilate)
+    need = 0
+    if memory is not None:
+        estimate = inpainter.estimate_peak_bytes(image.shape, hole, job.samples)
+        need = estimate["bytes"]
+        if not memory.fits(need):
+            h, w = image.shape[:2]
+            raise TooLarge(
+                f"this request needs about {need / 2**20:,.0f} MiB ({inpainter.model_name} on {w}x{h}, strategy "
+                f"{estimate['strategy']}: {estimate['pixels']:,} pixels per model call, {job.samples} sample(s)), "
+                f"over the server's memory budget of {memory.total / 2**20:,.0f} MiB (--max-memory); "
+                f"use strategy auto or resize, a smaller image or fewer samples"
+            )
+        memory.acquire(need)
+    try:
+        results = inpainter.inpaint(image, hole, samples=job.samples, seed=job.seed, dilate=job.dilate)
+    finally:
+        if memory is not None:
+            memory.release(need)
     notes = [*inpainter.load_notes, *inpainter.notes]
     h, w = image.shape[:2]
     return Done(inpainter.model_name, inpainter.last_strategy, notes, [encode_png(r) for r in results], w, h)

@@ -6,10 +6,15 @@
   over the bound is refused at once (HTTP 503 with ``Retry-After``) instead of piling up.
   A thread cannot be killed, so a job whose request timed out keeps its place in the
   queue until it really ends: abandoned work can never accumulate beyond ``size``.
+* :class:`MemoryBudget`: the estimated peak memory (``inference/cost.py``) of the jobs
+  running at once stays within ``--max-memory``; a job over the whole budget is refused
+  (413 with the numbers), one that fits waits until enough is free.
 * :class:`GuardMiddleware` (pure ASGI, so it sees the body before anything parses it):
   a request body over ``max_body`` bytes is refused with 413 (from ``Content-Length`` when
   given, else while streaming), an inpainting POST that arrives while the queue is full
-  gets its 503 before its upload is read, cross-site POSTs (an ``Origin`` naming another
+  gets its 503 before its upload is parsed (the body is read and dropped first, up to the
+  size limit: closing on an unread body makes the kernel reset the connection, and clients
+  then see a reset instead of the answer), cross-site POSTs (an ``Origin`` naming another
   host) get 403, and every response carries defensive headers (no sniffing, no framing,
   and for the page a content-security policy limiting it to its own scripts).
 """
@@ -111,6 +116,32 @@ class WorkQueue:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
+class MemoryBudget:
+    """Reservations of estimated bytes against ``total`` (module docstring)."""
+
+    def __init__(self, total: int) -> None:
+        if total < 1:
+            raise ValueError(f"memory budget must be >= 1 byte, got {total}")
+        self.total = total
+        self.used = 0
+        self._cond = threading.Condition()
+
+    def fits(self, need: int) -> bool:
+        return need <= self.total
+
+    def acquire(self, need: int) -> None:
+        """Wait until ``need`` bytes (at most ``total``) are free and take them."""
+        need = min(need, self.total)
+        with self._cond:
+            self._cond.wait_for(lambda: self.used + need <= self.total)
+            self.used += need
+
+    def release(self, need: int) -> None:
+        with self._cond:
+            self.used -= min(need, self.total)
+            self._cond.notify_all()
+
+
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key == name:
@@ -139,8 +170,22 @@ class GuardMiddleware:
         return (f"upload too large: {what}, the limit is {self.max_body:,} bytes "
                 f"({self.max_body / 2**20:g} MB, the server's --max-upload-mb)")
 
+    async def _drain(self, receive: Any, limit: int) -> None:
+        """Read and drop the request body, up to ``limit`` bytes (module docstring)."""
+        received = 0
+        while received <= limit:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            received += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
+
     async def _refuse(self, send: Any, status: int, detail: str,
-                      extra: list[tuple[bytes, bytes]] | None = None) -> None:
+                      extra: list[tuple[bytes, bytes]] | None = None, receive: Any = None,
+                      limit: int | None = None) -> None:
+        if receive is not None:
+            await self._drain(receive, self.max_body if limit is None else limit)
         body = json.dumps({"detail": detail}).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                    (b"connection", b"close"), *SECURITY_HEADERS, *(extra or [])]
@@ -168,18 +213,22 @@ class GuardMiddleware:
             # Browsers send Origin on cross-site form posts; a page on another site must not
             # be able to make a visitor's browser spend this machine's CPU.
             if origin is not None and (origin == "null" or urlsplit(origin).netloc != host):
-                await self._refuse(send, 403, f"cross-origin request from {origin} refused")
+                await self._refuse(send, 403, f"cross-origin request from {origin} refused", receive=receive)
                 return
             if self.queue is not None and path in self.queued_paths and self.queue.full:
                 # Answer before reading the upload: parsing it would cost the CPU that the
                 # queued work needs. The endpoint checks again when it submits the job.
                 retry = self.queue.retry_after()
                 await self._refuse(send, 503, f"the server is busy ({self.queue.size} requests queued); "
-                                              f"retry in {retry} s", [(b"retry-after", str(retry).encode())])
+                                              f"retry in {retry} s", [(b"retry-after", str(retry).encode())],
+                                  receive=receive)
                 return
         length = _header(scope, b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
-            await self._refuse(send, 413, self._too_large(int(length)))
+            # Drained too when the body is at most twice the limit: then the client reads its
+            # 413 instead of a reset, and reading it costs little.
+            drain = receive if int(length) <= 2 * self.max_body else None
+            await self._refuse(send, 413, self._too_large(int(length)), receive=drain, limit=int(length))
             return
         received = 0
 

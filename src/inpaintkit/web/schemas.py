@@ -24,6 +24,7 @@ class Limits(BaseModel):
     queue: int
     workers: int
     timeout_s: float | None
+    max_memory_bytes: int | None = None
 
 
 class ModelList(BaseModel):
