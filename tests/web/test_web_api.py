@@ -60,7 +60,8 @@ def test_healthz(client):
 
 
 def test_models_lists_names_default_and_flags(tiny_pic):
-    app = create_app("ns", models={"tiny_pic": tiny_pic}, max_pixels=1234, max_upload_mb=2, queue=3)
+    app = create_app("ns", models={"tiny_pic": tiny_pic}, max_pixels=1234, max_upload_mb=2, queue=3,
+                     max_memory_mb=512)
     with TestClient(app) as c:
         body = c.get("/api/models").json()
     by_name = {m["name"]: m for m in body["models"]}
@@ -72,7 +73,7 @@ def test_models_lists_names_default_and_flags(tiny_pic):
     assert by_name["deepfill_v2_vanilla"]["untrained"] and not by_name["telea"]["untrained"]
     assert not by_name["deepfill_v2"]["untrained"]  # shipped CPU-trained weights
     assert body["limits"] == {"max_pixels": 1234, "max_upload_bytes": 2 * 2**20, "max_samples": 8,
-                              "queue": 3, "workers": 1, "timeout_s": 120.0}
+                              "queue": 3, "workers": 1, "timeout_s": 120.0, "max_memory_bytes": 512 * 2**20}
 
 
 def test_page_and_static_files(client):

@@ -4,12 +4,19 @@ Single: ``inpaintkit fill IMAGE --mask MASK -o OUT [--samples K]`` writes OUT, o
 K > 1 ``OUT_0 .. OUT_{K-1}`` (same suffix). Any bad input ends as one ``error:`` line and
 exit code 2, before anything is written.
 
+EXIF: images are read as shown (their EXIF orientation applied). A mask drawn on the
+stored, unrotated pixels of such a photo is refused with a message naming the orientation;
+``--mask-exif`` applies the image's orientation to the mask (``--resize-mask`` would
+stretch it onto the wrong place).
+
 Batch: ``inpaintkit fill --input DIR --masks DIR --output DIR``. For each image ``x.<ext>``
 of DIR (not recursive) the mask is ``x.<ext2>`` or ``x_mask.<ext2>`` in the mask folder (any
 image suffix); the result is ``<output>/x.png`` (PNG: lossless, so known pixels stay
 bit-identical; ``x_0.png ..`` with K > 1). A bad file is reported and skipped; a summary
-ends the run; exit code 1 when any file failed. Outputs are written atomically, so a
-present output is complete: a re-run skips finished files (``--overwrite`` redoes them).
+ends the run (also one stopped by Ctrl-C, which then exits 130); exit code 1 when any
+file failed. Outputs are written atomically, and a re-run skips an output only when it
+decodes completely at the image's size (``--overwrite`` redoes them all); temporary files
+of a killed run are removed at the start.
 The output folder must differ from the input and mask folders. Under torchrun
 (``WORLD_SIZE``/``RANK`` set) rank r takes files r, r+world, ... of the sorted list.
 """
@@ -78,13 +85,40 @@ def _check_output(target: Path, inputs: tuple[Path, ...], create: bool, folder_c
 
 
 def _load_pair(image_path: Path, mask_path: Path, max_pixels: int | None, mask_mode: str,
-               resize_mask: bool) -> tuple[np.ndarray, np.ndarray]:
+               resize_mask: bool, mask_exif: bool = False, notes: list[str] | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
     from inpaintkit.io import fit_mask, read_image, read_mask
+    from inpaintkit.io.read import ORIENTATIONS, orient_like_exif, stored_size
 
     image = read_image(image_path, max_pixels=max_pixels)
     mask = read_mask(mask_path, mode=mask_mode, max_pixels=max_pixels)
+    sw, sh, orientation = stored_size(image_path)
+    if orientation != 1 and mask.shape == (sh, sw):
+        how = f"EXIF orientation {orientation} ({ORIENTATIONS[orientation]})"
+        if mask_exif:
+            mask = orient_like_exif(mask, orientation)
+        elif mask.shape != image.shape[:2]:
+            raise InpaintError(
+                f"{mask_path}: mask is {sw}x{sh}, the stored size of {image_path.name}, which has {how} and is "
+                f"{image.shape[1]}x{image.shape[0]} as shown: the mask was drawn on the unrotated pixels; use "
+                f"--mask-exif to rotate it the same way (--resize-mask would fill the wrong place)"
+            )
+        elif notes is not None:
+            notes.append(f"{image_path.name} has {how}: the mask is applied to the image as shown; if it was "
+                         f"drawn on the stored pixels, use --mask-exif")
     hint = "use --resize-mask to scale it"
     return image, fit_mask(mask, image.shape[:2], resize_mask, f"{mask_path}: mask", image_path.name, hint)
+
+
+def _shown_size(path: Path) -> tuple[int, int] | None:
+    """(W, H) of ``path`` as read (EXIF orientation applied), None when unreadable."""
+    from inpaintkit.io.read import stored_size
+
+    try:
+        w, h, orientation = stored_size(path)
+    except InpaintError:
+        return None
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
 
 
 def _mask_mode(mask_mode: str, mask_alpha: bool) -> str:
@@ -160,6 +194,10 @@ def fill(
     mask_alpha: Annotated[
         bool, typer.Option("--mask-alpha", help="Holes are the transparent pixels of the mask (--mask-mode alpha).")
     ] = False,
+    mask_exif: Annotated[
+        bool, typer.Option("--mask-exif", help="The mask was drawn on the stored pixels: apply the image's EXIF "
+                                               "orientation to it.")
+    ] = False,
     max_pixels: Annotated[
         int, typer.Option("--max-pixels", min=1, help="Refuse larger images.")
     ] = DEFAULT_MAX_PIXELS,
@@ -181,7 +219,7 @@ def fill(
         _fill_folder(input_dir, masks_dir, output, model=model, samples=samples, seed=seed,
                      device=device, strategy=strategy, dilate=dilate, resize_mask=resize_mask,
                      mask_mode=mask_mode, max_pixels=max_pixels, overwrite=overwrite,
-                     allow_untrained=allow_untrained)
+                     allow_untrained=allow_untrained, mask_exif=mask_exif)
         return
     if image is None:
         raise InpaintError("missing IMAGE (or use --input DIR --masks DIR --output DIR)")
@@ -195,13 +233,14 @@ def fill(
     targets = sample_paths(output, samples)
     for target in targets:
         _check_output(target, (image, mask), create=False, folder_checks=False)
-    pixels, hole = _load_pair(image, mask, max_pixels, mask_mode, resize_mask)
+    exif_notes: list[str] = []
+    pixels, hole = _load_pair(image, mask, max_pixels, mask_mode, resize_mask, mask_exif, exif_notes)
     inpainter = make_inpainter(model, device=device, strategy=strategy, max_pixels=max_pixels,
                                allow_untrained=allow_untrained)
     _check_samples(inpainter, samples)
     for target in targets:
         _check_output(target, (image, mask), create=True)
-    for note in inpainter.load_notes:
+    for note in [*inpainter.load_notes, *exif_notes]:
         _say(f"note: {note}", stderr=True)
     results = inpainter.inpaint(pixels, hole, samples=samples, seed=seed, dilate=dilate)
     for note in inpainter.notes:
@@ -216,10 +255,12 @@ def fill(
 
 def _fill_folder(input_dir: Path, masks_dir: Path, output: Path, *, model: str, samples: int,
                  seed: int | None, device: str, strategy: str, dilate: int, resize_mask: bool,
-                 mask_mode: str, max_pixels: int, overwrite: bool, allow_untrained: bool = False) -> None:
+                 mask_mode: str, max_pixels: int, overwrite: bool, allow_untrained: bool = False,
+                 mask_exif: bool = False) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from inpaintkit.io import list_image_files, write_image
+    from inpaintkit.io.write import output_complete, remove_stale_temporaries
 
     images = list_image_files(input_dir, recursive=False)
     mask_files = list_image_files(masks_dir, recursive=False)
@@ -242,6 +283,8 @@ def _fill_folder(input_dir: Path, masks_dir: Path, output: Path, *, model: str, 
         raise InpaintError(f"{output}: cannot create output folder ({exc.strerror})") from None
     if not os.access(output, os.W_OK | os.X_OK):
         raise InpaintError(f"{output}: output folder is not writable")
+    for stale in remove_stale_temporaries(output):
+        _say(f"note: removed {stale.name}, left by a killed run", stderr=True)
     masks: dict[str, list[Path]] = {}
     for path in mask_files:
         masks.setdefault(path.stem, []).append(path)
@@ -256,9 +299,12 @@ def _fill_folder(input_dir: Path, masks_dir: Path, output: Path, *, model: str, 
     claimed: dict[Path, Path] = {}
     err = _console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    interrupted = False
     with Progress(*columns, console=err, transient=False) as progress:
         task = progress.add_task(f"{prefix}filling", total=len(mine))
         for path in mine:
+            if interrupted:
+                break
             try:
                 targets = sample_paths(output / f"{path.stem}.png", samples)
                 if targets[0] in claimed:
@@ -267,20 +313,25 @@ def _fill_folder(input_dir: Path, masks_dir: Path, output: Path, *, model: str, 
                     )
                 claimed[targets[0]] = path
                 if not overwrite and all(t.exists() for t in targets):
-                    skipped += 1
-                    continue
+                    size = _shown_size(path)
+                    if all(output_complete(t, size) for t in targets):
+                        skipped += 1
+                        continue
+                    progress.console.print(f"{prefix}note: {path.name}: redoing an incomplete output", markup=False)
                 mask_path = _find_mask(path.stem, masks)
                 if mask_path is None:
                     raise InpaintError(
                         f"{path}: no mask in {masks_dir} (expected {path.stem}.<ext> or {path.stem}_mask.<ext>)"
                     )
-                pixels, hole = _load_pair(path, mask_path, max_pixels, mask_mode, resize_mask)
+                pixels, hole = _load_pair(path, mask_path, max_pixels, mask_mode, resize_mask, mask_exif)
                 results = inpainter.inpaint(pixels, hole, samples=samples, seed=seed, dilate=dilate)
                 for note in inpainter.notes:
                     progress.console.print(f"{prefix}note: {path.name}: {note}", markup=False)
                 for target, result in zip(targets, results, strict=True):
                     write_image(target, result, inputs=(path, mask_path))
                 done += 1
+            except KeyboardInterrupt:
+                interrupted = True  # the summary below still tells what was done
             except InpaintError as exc:
                 failed.append((path, str(exc)))
                 progress.console.print(f"{prefix}error: {exc}", markup=False)
@@ -291,8 +342,12 @@ def _fill_folder(input_dir: Path, masks_dir: Path, output: Path, *, model: str, 
             finally:
                 progress.advance(task)
     summary = f"{prefix}{done} filled, {skipped} already done, {len(failed)} failed of {len(mine)} ({output})"
+    if interrupted:
+        summary += f"; interrupted, {len(mine) - done - skipped - len(failed)} not done (run again to resume)"
     _say(summary)
+    for path, message in failed:
+        _say(f"{prefix}failed: {path.name}: {message}", stderr=True)
+    if interrupted:
+        raise typer.Exit(130)
     if failed:
-        for path, message in failed:
-            _say(f"{prefix}failed: {path.name}: {message}", stderr=True)
         raise typer.Exit(1)

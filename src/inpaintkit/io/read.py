@@ -318,6 +318,39 @@ def fit_mask(
     return cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
 
 
+# --- EXIF orientation -------------------------------------------------------------------
+
+#: EXIF orientation tag value -> what a viewer does to the stored pixels.
+ORIENTATIONS = {
+    1: "none", 2: "mirror left-right", 3: "rotate 180", 4: "mirror top-bottom",
+    5: "transpose", 6: "rotate 90 clockwise", 7: "transverse", 8: "rotate 90 counter-clockwise",
+}
+
+
+def stored_size(path: str | os.PathLike[str]) -> tuple[int, int, int]:
+    """``(W, H, orientation)`` of an image file as stored (before its EXIF orientation is
+    applied; 1 when it has none), from the header only. Raises like :func:`read_image`."""
+    p = _check_path(path)
+    with open(p, "rb") as fh, _open_checked(fh, str(p), None) as img:
+        try:
+            orientation = int(img.getexif().get(0x0112, 1))
+        except Exception:  # a malformed EXIF block: read_image ignores it too
+            orientation = 1
+        return img.size[0], img.size[1], orientation if orientation in ORIENTATIONS else 1
+
+
+def orient_like_exif(array: np.ndarray, orientation: int) -> np.ndarray:
+    """``array`` (H, W[, C]) transformed as an EXIF viewer shows orientation ``orientation``
+    (what ``ImageOps.exif_transpose`` does to the image), for a mask drawn on stored pixels."""
+    ops = {
+        2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+        5: lambda a: np.swapaxes(a, 0, 1), 6: lambda a: np.rot90(a, -1),
+        7: lambda a: np.swapaxes(a[::-1, ::-1], 0, 1), 8: lambda a: np.rot90(a, 1),
+    }
+    op = ops.get(orientation)
+    return array if op is None else np.ascontiguousarray(op(array))
+
+
 # --- listing ---------------------------------------------------------------------------
 
 def list_image_files(root: str | os.PathLike[str], recursive: bool = True) -> list[Path]:

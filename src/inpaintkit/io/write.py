@@ -3,7 +3,10 @@
 :func:`write_image` encodes the image into a temporary file in the destination folder,
 then ``os.replace``-s it onto the target, so a failure or interruption never leaves a
 half-written file (the temporary file is removed on any failure). It does not ``fsync``:
-it protects against failures of this process, not against power loss.
+it protects against failures of this process, not against power loss. The temporary name
+``.<target>.<pid>.<random>.tmp`` carries the writer's pid, so that a later run removes the
+files of a killed writer (:func:`remove_stale_temporaries`). :func:`output_complete` tells a
+finished output from a 0-byte or truncated one.
 """
 
 from __future__ import annotations
@@ -102,7 +105,7 @@ def write_image(
         raise InpaintError(f"{target}: output folder {folder} is not writable")
 
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp")
     except OSError as e:
         raise InpaintError(f"{target}: cannot create a file in {folder} ({e.strerror})") from None
     tmp = Path(tmp_name)
@@ -119,3 +122,39 @@ def write_image(
             raise InpaintError(f"{target}: cannot write image ({describe(e)})") from e
         raise
     return target
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, another user's
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporary files that killed :func:`write_image` calls left in ``folder``
+    (their pid no longer runs); returns them."""
+    removed = []
+    for entry in Path(folder).glob(".*.tmp"):
+        parts = entry.name[1:-len(".tmp")].rsplit(".", 2)
+        if len(parts) == 3 and parts[1].isdigit() and not _pid_alive(int(parts[1])) and entry.is_file():
+            entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed
+
+
+def output_complete(path: str | os.PathLike[str], size: tuple[int, int] | None = None) -> bool:
+    """``path`` is an image that decodes completely and is ``size`` = (W, H) when given."""
+    try:
+        with Image.open(path) as img:
+            if size is not None and img.size != tuple(size):
+                return False
+            img.load()
+    except Exception:  # missing, empty, truncated, not an image: not done
+        return False
+    return True
