@@ -46,3 +46,13 @@ def metric_weight_files(tmp_path_factory) -> tuple[Path, Path]:
     lpips_path = folder / "lpips_tiny.pth"
     torch.save(lpips.state_dict(), lpips_path)
     return fid_path, lpips_path
+
+
+@pytest.fixture()
+def dead_pid() -> int:
+    """The id of a process that has exited (for temp names left by a killed writer)."""
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    return pid

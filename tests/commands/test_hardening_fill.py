@@ -16,14 +16,6 @@ from inpaintkit.cli import app
 from inpaintkit.inference import Inpainter
 
 
-def _dead_pid() -> int:
-    pid = os.fork()
-    if pid == 0:
-        os._exit(0)
-    os.waitpid(pid, 0)
-    return pid
-
-
 def _folders(tmp_path, n=3):
     rng = np.random.default_rng(0)
     images, masks, out = tmp_path / "img", tmp_path / "masks", tmp_path / "out"
@@ -42,14 +34,14 @@ def _batch(images, masks, out, *extra):
                                     "--model", "telea", *extra])
 
 
-def test_batch_redoes_empty_and_truncated_outputs_and_removes_stale_temporaries(tmp_path):
+def test_batch_redoes_empty_and_truncated_outputs_and_removes_stale_temporaries(tmp_path, dead_pid):
     images, masks, out = _folders(tmp_path)
     first = _batch(images, masks, out)
     assert first.exit_code == 0, first.output
     good = (out / "p2.png").read_bytes()
     (out / "p0.png").write_bytes(b"")  # a 0-byte output (disk full, a copy tool...)
     (out / "p1.png").write_bytes(good[: len(good) // 2])  # truncated
-    dead, alive = _dead_pid(), os.getppid()
+    dead, alive = dead_pid, os.getppid()
     stale = out / f".p0.png.{dead}.k3j_x.tmp"
     live = out / f".p1.png.{alive}.a8c9.tmp"
     stale.write_bytes(b"partial")

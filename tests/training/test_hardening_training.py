@@ -65,21 +65,13 @@ def test_prune_keeps_the_checkpoint_just_written(tmp_path):
     assert sorted(p.name for p in root.glob("step_*")) == ["step_00000003", "step_00000006"]
 
 
-def _dead_pid() -> int:
-    pid = os.fork()
-    if pid == 0:
-        os._exit(0)
-    os.waitpid(pid, 0)
-    return pid
-
-
-def test_leftovers_of_killed_writers_are_removed_at_the_next_save(tmp_path):
+def test_leftovers_of_killed_writers_are_removed_at_the_next_save(tmp_path, dead_pid):
     from inpaintkit.models import create_model
 
     g = create_model("pconv_unet", tiny=True)
     root = tmp_path / "checkpoints"
     ckpt.save_checkpoint(root, 1, generator=g, release=g, modules={}, optimizers={}, extra_state={})
-    dead, alive = _dead_pid(), os.getppid()
+    dead, alive = dead_pid, os.getppid()
     stale = [root / f".tmp_step_00000002_{dead}", root / f".step_00000002.tmp-{dead}-abc",
              root / f".latest.{dead}"]
     live = [root / f".tmp_step_00000009_{alive}", root / f".step_00000009.tmp-{alive}-abc"]

@@ -21,6 +21,7 @@ from PIL import Image
 
 from inpaintkit.errors import InpaintError, Unsupported
 from inpaintkit.io.read import IMAGE_SUFFIXES, describe
+from inpaintkit.tempfiles import pid_alive
 
 # Lossy formats are written at this quality: artefacts are hard to see at 95, and 100
 # makes files several times larger for no visible gain.
@@ -124,25 +125,13 @@ def write_image(
     return target
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, another user's
-        return True
-    return True
-
-
 def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
     """Remove the temporary files that killed :func:`write_image` calls left in ``folder``
     (their pid no longer runs); returns them."""
     removed = []
     for entry in Path(folder).glob(".*.tmp"):
         parts = entry.name[1:-len(".tmp")].rsplit(".", 2)
-        if len(parts) == 3 and parts[1].isdigit() and not _pid_alive(int(parts[1])) and entry.is_file():
+        if len(parts) == 3 and parts[1].isdigit() and not pid_alive(int(parts[1])) and entry.is_file():
             entry.unlink(missing_ok=True)
             removed.append(entry)
     return removed

@@ -36,6 +36,7 @@ from torch import nn
 from inpaintkit.errors import InpaintError, NotFound, TooLarge
 from inpaintkit.models.base import InpaintModel, config_from_dict, config_to_dict
 from inpaintkit.models.registry import MODELS
+from inpaintkit.tempfiles import pid_alive
 
 FORMAT = "inpaintkit"
 VERSION = 1
@@ -107,18 +108,6 @@ def check_finite_state(path: Path | str, state: dict[str, torch.Tensor]) -> None
 # --- saving ---------------------------------------------------------------------------
 
 LEFTOVER_MARKERS = (".tmp-", ".old-")
-
-
-def pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, owned by another user
-        return True
-    return True
 
 
 def leftover_pid(name: str, markers: tuple[str, ...] = LEFTOVER_MARKERS) -> int | None:

@@ -30,7 +30,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from inpaintkit.errors import InpaintError
-from inpaintkit.models.serialization import pid_alive, remove_leftovers, save_model
+from inpaintkit.models.serialization import remove_leftovers, save_model
+from inpaintkit.tempfiles import pid_alive
 
 TENSOR = "__tensor__"
 
