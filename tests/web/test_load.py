@@ -2,7 +2,7 @@
 
 Bursts of 50 concurrent requests: every answer is 200 or 503 (queue full, with
 Retry-After), never an error or a dropped connection; the server stays up (healthz);
-its resident memory returns near where it started. Bounded: 3 bursts, 60 s per request.
+its resident memory returns within 10 % of where it started. Bounded: 3 bursts, 60 s per request.
 Prints status counts, p50/p95 latency and RSS before/after (run with -s to see them).
 """
 
@@ -23,7 +23,6 @@ pytestmark = pytest.mark.slow
 CONCURRENT = 50
 BURSTS = 3
 QUEUE = 8
-RSS_SLACK = 64 * 2**20  # allocator caches, lazily created worker threads
 
 
 def _payload() -> tuple[bytes, bytes]:
@@ -86,4 +85,4 @@ def test_fifty_concurrent_requests():
     assert set(counts) <= {200, 503}, counts
     assert counts[200] >= QUEUE, "at least a queue's worth of requests per run must succeed"
     assert all(extra.isdigit() and int(extra) >= 1 for status, _, extra in results if status == 503)
-    assert rss_after - rss_before < RSS_SLACK, (rss_before, rss_after)
+    assert rss_after <= 1.10 * rss_before, (rss_before, rss_after)  # issue 18: back within 10 %
