@@ -48,7 +48,8 @@ def test_defaults_bind_loopback_only(captured):
 
 def test_options_reach_the_app(captured):
     r = CliRunner().invoke(app, ["serve", "--port", "9999", "--model", "ns", "--max-pixels", "100",
-                                 "--max-upload-mb", "1.5", "--queue", "3", "--workers", "2", "--timeout", "7"])
+                                 "--max-upload-mb", "1.5", "--queue", "3", "--workers", "2", "--timeout", "7",
+                                 "--max-memory", "300"])
     assert r.exit_code == 0, r.output
     config = captured["config"]
     assert config.port == 9999
@@ -56,7 +57,7 @@ def test_options_reach_the_app(captured):
         body = c.get("/api/models").json()
     assert body["default"] == "ns"
     assert body["limits"] == {"max_pixels": 100, "max_upload_bytes": int(1.5 * 2**20), "max_samples": 8,
-                              "queue": 3, "workers": 2, "timeout_s": 7.0}
+                              "queue": 3, "workers": 2, "timeout_s": 7.0, "max_memory_bytes": 300 * 2**20}
 
 
 def test_public_host_warns(captured):
