@@ -68,14 +68,14 @@ def test_fill_single_image_keeps_known_pixels(runner, pair, tmp_path):
     assert np.array_equal(result[~hole], _photo()[~hole])
 
 
-def test_default_model_says_it_is_telea(runner, pair, tmp_path, monkeypatch):
+def test_default_model_says_it_is_patchmatch(runner, pair, tmp_path, monkeypatch):
     from inpaintkit.inference import weights
 
     monkeypatch.setattr(weights, "DEFAULT_WEIGHTS", tmp_path / "none")
     image, mask = pair
     r = _fill(runner, image, "--mask", mask, "-o", tmp_path / "o.png")
     assert r.exit_code == 0, r.output
-    assert "Telea" in r.stderr and "model telea" in r.stdout
+    assert "PatchMatch" in r.stderr and "model patchmatch" in r.stdout
 
 
 def test_samples_write_numbered_outputs(runner, pair, tmp_path):

@@ -83,7 +83,7 @@ def test_demo_writes_a_side_by_side_png(runner, tmp_path, monkeypatch):
     r = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo")])
     assert r.exit_code == 0, r.output
     target = tmp_path / "demo" / "demo.png"
-    assert str(target) in r.stdout and "telea" in r.stdout and "Telea" in r.stdout
+    assert str(target) in r.stdout and "patchmatch" in r.stdout and "PatchMatch" in r.stdout
     panel = np.asarray(Image.open(target))
     assert panel.shape == (512, 3 * 512 + 16, 3)
     result = np.asarray(Image.open(tmp_path / "demo" / "result.png"))

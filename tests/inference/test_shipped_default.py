@@ -1,48 +1,76 @@
-"""The default model's weights shipped in the package (src/inpaintkit/weights/default)."""
+"""What ``default`` is in a clean install, and the measured margins that put it there.
+
+No learned model has beaten PatchMatch on both accuracy and realism yet (README "Default
+model"), so no default weights ship and ``default`` is the classical PatchMatch fill. The
+margins below are measured on a fixed subset of the val protocol (the first 4 photos x
+the 10-60 % buckets = 20 pairs at 256 px; the full protocol's numbers are in the README)
+with thresholds well inside them, so they pin the claim, not the noise.
+"""
 
 from __future__ import annotations
 
-import json
+from pathlib import Path
 
 import numpy as np
-import torch
+import pytest
 from PIL import Image
-from safetensors import safe_open
 from typer.testing import CliRunner
 
 from inpaintkit.cli import app
 from inpaintkit.inference import Inpainter
 from inpaintkit.inference.weights import DEFAULT_WEIGHTS, resolve_model
-from inpaintkit.models.deepfill_v2 import DeepFillV2
+from inpaintkit.models.classical import PatchMatch
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
-def test_shipped_weights_are_fp16_and_load_as_the_default():
-    config = json.loads((DEFAULT_WEIGHTS / "config.json").read_text())
-    assert config["model"] == "deepfill_v2" and config["dtype"] == "float16"
-    assert config["config"]["coarse"] == "smooth" and config["config"]["residual"] is True
-    with safe_open(str(DEFAULT_WEIGHTS / "model.safetensors"), "pt") as f:
-        assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"F16"}
+def test_no_default_weights_ship_and_default_is_patchmatch():
+    assert not DEFAULT_WEIGHTS.exists()
     loaded = resolve_model("default")
-    assert loaded.source == "default" and isinstance(loaded.model, DeepFillV2)
-    params = list(loaded.model.parameters())
-    assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in params)
-    # trained: the residual's zero-initialised output layer has moved
-    assert loaded.model.refine_net.decoder[-1].weight.abs().sum() > 0
+    assert isinstance(loaded.model, PatchMatch) and loaded.name == "patchmatch"
+    assert loaded.source == "default" and "PatchMatch" in loaded.notes[0]
 
 
-def test_default_fills_a_hole_plausibly():
-    # A smooth scene: the default must stay close to the truth and keep known pixels.
-    ys, xs = np.mgrid[0:96, 0:128]
-    image = np.stack([xs * 2, ys * 2, 255 - xs], axis=-1).clip(0, 255).astype(np.uint8)
-    hole = np.zeros((96, 128), bool)
-    hole[30:60, 40:90] = True
-    (out,) = Inpainter("default", device="cpu").inpaint(image, hole)
-    assert np.array_equal(out[~hole], image[~hole])
-    assert np.abs(out[hole].astype(int) - image[hole].astype(int)).mean() < 12
+@pytest.fixture(scope="module")
+def subset_scores():
+    """Mean PSNR and realism of telea, smooth and default over the fixed 20-pair subset."""
+    if not (DATA / "val").is_dir():
+        pytest.skip("../shared/data is not there")
+    from inpaintkit.evaluation import build_eval_set
+    from inpaintkit.metrics.realism import PatchSWD
+
+    data = build_eval_set(DATA / "val", DATA / "masks" / "irregular", 256, 1, 4, 0)
+    pairs = [p for p in data.pairs if p.bucket >= 1]
+    assert len(pairs) == 20
+    scores = {}
+    for name in ("telea", "smooth", "default"):
+        inp = Inpainter(name, device="cpu")
+        psnrs, realism = [], []
+        for p in pairs:
+            truth, hole = data.images[p.image], data.masks[p.mask]
+            (out,) = inp.inpaint(truth, hole)
+            mse = np.mean((out.astype(np.float64) - truth) ** 2)
+            psnrs.append(10 * np.log10(255.0**2 / mse))
+            realism.append(PatchSWD(truth, hole)(out))
+        scores[name] = (float(np.mean(psnrs)), float(np.nanmean(realism)))
+    return scores
 
 
-def test_demo_uses_the_shipped_weights(tmp_path):
+def test_default_is_far_more_realistic_than_telea_and_smooth(subset_scores):
+    # Measured on this subset: realism 131 (default) vs 310 (Telea) and 403 (smooth).
+    default, telea, smooth = (subset_scores[k][1] for k in ("default", "telea", "smooth"))
+    assert default < 0.6 * telea and default < 0.5 * smooth
+
+
+def test_default_pays_for_texture_with_little_accuracy(subset_scores):
+    # The perception-distortion trade-off: measured PSNR 23.73 (default) vs 23.80 (Telea) and
+    # 24.51 (smooth). Within half a dB of Telea, and below smooth, as the README says.
+    default, telea, smooth = (subset_scores[k][0] for k in ("default", "telea", "smooth"))
+    assert telea - 0.5 < default < smooth
+
+
+def test_demo_uses_the_default(tmp_path):
     r = CliRunner().invoke(app, ["demo", "--out", str(tmp_path), "--device", "cpu"])
     assert r.exit_code == 0, r.output
-    assert "model: deepfill_v2 (default)" in r.stdout
+    assert "patchmatch" in r.stdout
     assert np.asarray(Image.open(tmp_path / "result.png")).shape == (512, 512, 3)

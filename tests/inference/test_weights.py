@@ -36,7 +36,7 @@ def test_names_classical_default_and_unknown(tmp_path, monkeypatch):
         assert loaded.source == "classical" and not loaded.notes  # no "untrained" warning
     monkeypatch.setattr(W, "DEFAULT_WEIGHTS", tmp_path / "none")
     fallback = W.resolve_model("default")
-    assert fallback.name == "telea" and "Telea" in fallback.notes[0]
+    assert fallback.name == "patchmatch" and "PatchMatch" in fallback.notes[0]
     assert isinstance(fallback.model, ClassicalModel)
     with pytest.raises(InpaintError, match="unknown model 'nope'"):
         W.load_model("nope")
@@ -87,4 +87,4 @@ def test_available_models_lists_default_classical_then_networks(tmp_path, monkey
     assert not by_name["telea"].untrained and not by_name["telea"].pluralistic
     monkeypatch.setattr(W, "DEFAULT_WEIGHTS", tmp_path / "none")
     assert W.default_model_name() is None
-    assert "Telea" in W.available_models()[0].description
+    assert "PatchMatch" in W.available_models()[0].description

@@ -37,7 +37,7 @@ def models(
     from rich.table import Table
 
     from inpaintkit.inference import available_models
-    from inpaintkit.inference.weights import default_model_name
+    from inpaintkit.inference.weights import DEFAULT_CLASSICAL, default_model_name
 
     table = Table(title=f"inpaintkit models (GFLOPs at {size}x{size})" if flops else "inpaintkit models")
     table.add_column("name", no_wrap=True)
@@ -65,5 +65,5 @@ def models(
     if shipped is not None:
         console.print(f"default: shipped weights of {shipped}")
     else:
-        console.print("default: telea (no trained weights are shipped yet)")
+        console.print(f"default: {DEFAULT_CLASSICAL} (classical; no learned model beats it yet)")
     console.print("Registry networks load with random weights unless given a checkpoint folder.")

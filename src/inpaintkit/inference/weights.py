@@ -1,7 +1,8 @@
 """Model names and paths -> loaded generators, on top of :mod:`inpaintkit.models.serialization`.
 
 :func:`resolve_model` accepts ``default`` (the shipped weights in
-``inpaintkit/weights/default/``; without them, Telea, and it says so), a registry name (the
+``inpaintkit/weights/default/`` when a learned model has earned the place; without them,
+the classical :data:`DEFAULT_CLASSICAL`, and it says so), a registry name (the
 classical ``telea`` / ``ns`` / ``smooth``, or a network: its shipped weights in
 ``inpaintkit/weights/<name>/`` when the package has them; a network without shipped
 weights is refused with a one-line error that says how to get weights, unless
@@ -33,6 +34,12 @@ logger = logging.getLogger(__name__)
 # per name: "default" and the registry networks trained by configs/cpu/*.yaml.
 WEIGHTS_ROOT = Path(__file__).resolve().parent.parent / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_ROOT / "default"
+# "default" without shipped default weights: PatchMatch, the most realistic fill measured
+# on the val protocol (README "Default model"; no learned model beats it on both accuracy
+# and realism yet). `smooth` is the most accurate one.
+DEFAULT_CLASSICAL = "patchmatch"
+DEFAULT_NOTE = ("default model: PatchMatch (classical; real texture from the photo, "
+                "use --model smooth for the most accurate, blurred fill)")
 
 
 def shipped_weights(name: str) -> Path | None:
@@ -97,7 +104,7 @@ def available_models() -> list[ModelChoice]:
     else:
         if shipped is None:
             default = ModelChoice("default", "default", False, False,
-                                  "OpenCV Telea (no trained weights are shipped yet)")
+                                  "PatchMatch (classical): the most realistic fill measured")
         else:
             default = ModelChoice("default", "default", MODELS[shipped].pluralistic, False,
                                   f"shipped weights of {shipped}")
@@ -145,9 +152,8 @@ def resolve_model(name_or_path: str | os.PathLike, device: str | torch.device = 
             model, metadata = load_checkpoint(DEFAULT_WEIGHTS, dev)
             name = metadata["model"]
             return LoadedModel(model, name, "default", [f"default model: shipped weights of {name}"], metadata)
-        note = "no trained default weights are shipped yet: 'default' uses OpenCV Telea"
-        logger.info(note)
-        return LoadedModel(create_model("telea"), "telea", "default", [note])
+        logger.info(DEFAULT_NOTE)
+        return LoadedModel(create_model(DEFAULT_CLASSICAL), DEFAULT_CLASSICAL, "default", [DEFAULT_NOTE])
     if key in MODELS:
         if MODELS[key].classical:
             return LoadedModel(create_model(key), key, "classical")
