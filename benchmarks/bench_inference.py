@@ -1,7 +1,7 @@
 """End-to-end inference cost: latency and peak memory of ``Inpainter.inpaint``.
 
 Cases: square crops of a photo resized to 256, 512 and 1024 px, and the 2400 px photos of
-``../shared/data/highres`` (``--photos N`` of them, default 1), each with a ~5 % "object"
+``../shared/data/highres`` (``--photos N`` of them, default 1), each with a ~5 % (``--hole``) "object"
 mask (a rotated ellipse near the centre). Models: ``telea``, ``ns``, ``smooth``, every
 network of ``MODELS`` with its full (untrained) config (weights do not change the cost),
 and ``default`` or a checkpoint folder (``--models default``), all through
@@ -118,7 +118,7 @@ def run_case(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     image = load_input(args.input)
     h, w = image.shape[:2]
-    mask = object_mask(h, w)
+    mask = object_mask(h, w, args.hole)
     model = args.model if args.model in CLASSICAL else _build(args.model)
     inp = Inpainter(model, device=args.device, strategy=args.strategy, native_size=256)
     before = _maxrss_mb()
@@ -168,7 +168,7 @@ def run_onnx_case(args: argparse.Namespace) -> dict[str, Any]:
 def _child(kind: str, model: str, spec: str, args: argparse.Namespace) -> dict[str, Any] | None:
     cmd = [sys.executable, __file__, "--child", kind, "--models", model, "--input", spec,
            "--repeat", str(args.repeat), "--warmup", str(args.warmup), "--threads", str(args.threads),
-           "--device", args.device, "--strategy", args.strategy]
+           "--device", args.device, "--strategy", args.strategy, "--hole", str(args.hole)]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
@@ -215,6 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--strategy", default="auto")
+    parser.add_argument("--hole", type=float, default=0.05, help="hole area ratio of the ellipse")
     parser.add_argument("--no-onnx", action="store_true", help="skip ONNX Runtime vs eager")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per case")
     parser.add_argument("--json", type=Path, help="also write all rows here")
@@ -245,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
             if row:
                 onnx_rows.append(row)
     print(f"\nInpainter latency and peak memory (threads={args.threads}, device={args.device}, "
-          f"strategy={args.strategy}, native 256, ~5% object hole)\n")
+          f"strategy={args.strategy}, native 256, {args.hole:.0%} object hole)\n")
     print(_table(rows))
     if onnx_rows:
         print("\nONNX Runtime vs eager PyTorch, model.inpaint at 512x512\n")

@@ -1,7 +1,9 @@
-"""Picture grid of validation photos with large holes: input | Telea | model | original.
+"""Picture grid of validation photos with large holes: input | each method | original.
 
-    .venv/bin/python benchmarks/default_model_grid.py [--model default] [--rows 6]
+    .venv/bin/python benchmarks/default_model_grid.py [--models telea smooth default] [--rows 6]
         [--buckets 40-50 50-60] [--out docs/default_model_grid.png]
+
+Captions give each result's PSNR and hole realism (patch SWD, lower = more realistic).
 
 Uses the evaluation protocol's pairing (``inpaintkit eval`` with the same ``--seed`` and
 ``--size`` scores exactly these cases): photos of ../shared/data/val, irregular masks of
@@ -24,6 +26,7 @@ from inpaintkit.inference import Inpainter
 from inpaintkit.io import write_image
 from inpaintkit.masks.buckets import parse_bucket
 from inpaintkit.metrics.image_metrics import psnr
+from inpaintkit.metrics.realism import PatchSWD
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -39,7 +42,7 @@ def _label(tile: np.ndarray, text: str) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="default")
+    parser.add_argument("--models", nargs="+", default=["telea", "smooth", "default"])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--rows", type=int, default=6)
     parser.add_argument("--buckets", nargs="+", default=["40-50", "50-60"])
@@ -58,22 +61,20 @@ def main() -> None:
             chosen.append(pair)
             seen.add(pair.image)
 
-    model = Inpainter(args.model, device="cpu", strategy="full")
-    telea = Inpainter("telea", device="cpu", strategy="full")
+    methods = {name: Inpainter(name, device="cpu", strategy="full") for name in args.models}
     gap = np.full((args.size + LABEL_H, 6, 3), 255, np.uint8)
     rows = []
     for pair in chosen:
         truth, hole = data.images[pair.image], data.masks[pair.mask]
         image, mask = image_to_tensor(truth), mask_to_tensor(hole)
         damaged = torch.where(mask > 0.5, 1.0, image)  # the hole shown in white
-        ours = image_to_tensor(model.inpaint(truth, hole)[0])  # composited uint8
-        classical = image_to_tensor(telea.inpaint(truth, hole)[0])
-        tiles = [
-            _label(tensor_to_image(damaged[0]), f"input, hole {100 * pair.hole_ratio:.0f}%"),
-            _label(tensor_to_image(classical[0]), f"Telea  {float(psnr(classical, image)[0]):.2f} dB"),
-            _label(tensor_to_image(ours[0]), f"{args.model}  {float(psnr(ours, image)[0]):.2f} dB"),
-            _label(truth, "original"),
-        ]
+        tiles = [_label(tensor_to_image(damaged[0]), f"input, hole {100 * pair.hole_ratio:.0f}%")]
+        realism = PatchSWD(truth, hole)
+        for name, inpainter in methods.items():
+            out = inpainter.inpaint(truth, hole)[0]  # composited uint8
+            db = float(psnr(image_to_tensor(out), image)[0])
+            tiles.append(_label(out, f"{name} {db:.2f} dB, SWD {realism(out):.0f}"))
+        tiles.append(_label(truth, "original"))
         row = tiles[0]
         for tile in tiles[1:]:
             row = np.concatenate([row, gap, tile], axis=1)

@@ -257,6 +257,33 @@ def test_pic_generative_appearance_ignores_the_hole():
     assert g_rec[hole].abs().min() > 0 and g_rec[~hole].abs().min() > 0  # whole image
 
 
+def test_pic_cvae_baseline_is_one_path_with_a_learned_prior():
+    obj = make_objective("pic_net", "objective_args.paths=cvae")
+    G, D = build(obj)
+    image, mask = batch()
+    out = obj.generate(G, image, mask)
+    d_loss, d_logs = obj.discriminator_loss(D, image, mask, out)
+    assert set(d_logs) == {"d_rec", "d_loss"}  # only the reconstructive path is judged
+    loss, logs = obj.generator_loss(D, image, mask, out)
+    assert set(logs) == {"kl_cvae", "app_rec", "ad_rec", "g_loss"}
+    p = Normal(out.posterior.mu, out.posterior.sigma)
+    q = Normal(out.prior.mu, out.prior.sigma)
+    scales = len(out.rec)
+    torch.testing.assert_close(logs["kl_cvae"], 20.0 * scales * kl_divergence(p, q).mean())
+    # targets: the image bilinearly resized (align_corners, as the official code) per scale
+    l1 = sum((r - (image if r.shape == image.shape else torch.nn.functional.interpolate(
+        image, size=r.shape[-2:], mode="bilinear", align_corners=True))).abs().mean() for r in out.rec)
+    torch.testing.assert_close(logs["app_rec"], 20.0 * l1, rtol=1e-4, atol=1e-5)
+    # KL(p || q) trains both the posterior and the prior (no stop-gradient), and the
+    # generative path's outputs get no gradient at all.
+    loss.backward()
+    post = G.encoder.posterior_head.shortcut.parametrizations.weight.original
+    prior = G.encoder.prior_head.shortcut.parametrizations.weight.original
+    assert post.grad.abs().max() > 0 and prior.grad.abs().max() > 0
+    with pytest.raises(InpaintError, match="paths must be"):
+        make_objective("pic_net", "objective_args.paths=three")
+
+
 def _hole_diversity(samples, mask):
     """Mean pairwise |a - b| inside the hole, over the k samples of one input ([-1,1] units)."""
     hole = (mask[0] > 0.5).expand_as(samples[0, 0])

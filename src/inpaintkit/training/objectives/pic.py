@@ -25,6 +25,17 @@ for both terms and gave D twice the learning rate. ``symmetric_kl: true`` select
 former (the lr is a config value). The D's see the raw outputs gen_S / rec_S, not
 composites, as in the official code. ``mask_prior: false`` uses N(0, 1) for the
 reconstructive prior instead of s(M) (commented out in the official code).
+
+``paths: cvae`` is the paper's baseline without the two-path design (Sec. 3.1, "the
+classical CVAE"): one path, z from the posterior p of the hole content, the decoder
+reconstructs the whole image from it, and the learned conditional prior q of the visible
+part is pulled towards p with gradients to both (no fixed prior for p, no stop-gradient)::
+
+    L_G = lambda_kl S KL(p || q) + lambda_rec app_rec + lambda_g mean (D_r(rec_S) - 1)^2
+
+At test time both designs sample z from q (``sample``/``inpaint``). The network still
+computes the generative path's outputs (unused here), so the two arms cost the same per
+step and an equal CPU budget gives them about equal steps.
 """
 
 from __future__ import annotations
@@ -51,8 +62,11 @@ class PICArgs:
     gan: str = "lsgan"
     symmetric_kl: bool = False  # True: the first public release's KL(a||b) + KL(b||a)
     mask_prior: bool = True  # reconstructive prior N(0, s(M)^2); False: N(0, 1)
+    paths: str = "two"  # "two" (PIC-Net) | "cvae" (the single-path CVAE baseline)
 
     def __post_init__(self) -> None:
+        if self.paths not in ("two", "cvae"):
+            raise ValueError(f"paths must be 'two' or 'cvae', got '{self.paths}'")
         if self.gan not in GAN_LOSSES:
             raise ValueError(f"gan must be one of {sorted(GAN_LOSSES)}, got '{self.gan}'")
 
@@ -82,7 +96,8 @@ class PICObjective(Objective):
         d_fn = GAN_LOSSES[self.args.gan][0]
         logs: Logs = {}
         total = image.new_zeros(())
-        for path, fake in (("gen", out.gen[-1]), ("rec", out.rec[-1])):
+        fakes = (("gen", out.gen[-1]), ("rec", out.rec[-1]))
+        for path, fake in fakes if self.args.paths == "two" else fakes[1:]:
             d = d_fn(discriminator(path, image), discriminator(path, fake.detach()))
             logs[f"d_{path}"] = d.detach()
             total = total + d
@@ -105,8 +120,28 @@ class PICObjective(Objective):
             kl_g = kl_normal(p_mu, p_sigma, q.mu, q.sigma)
         return kl_rec.float().mean(), kl_g.float().mean()
 
+    def cvae_loss(self, discriminator, image, out: PICNetOutput):
+        """The single-path CVAE baseline's generator loss (module docstring)."""
+        a = self.args
+        p, q = out.posterior, out.prior
+        scales = len(out.rec)
+        kl = kl_normal(p.mu, p.sigma, q.mu, q.sigma).float().mean()
+        targets = scale_pyramid(image, scales)
+        terms = {
+            "kl_cvae": a.lambda_kl * scales * kl,
+            "app_rec": a.lambda_rec * sum((r - t).abs().mean() for r, t in zip(out.rec, targets, strict=True)),
+        }
+        if discriminator is not None and a.lambda_g > 0:
+            terms["ad_rec"] = a.lambda_g * GAN_LOSSES[a.gan][1](discriminator("rec", out.rec[-1]))
+        loss = sum(terms.values())
+        logs: Logs = {k: v.detach() for k, v in terms.items()}
+        logs["g_loss"] = loss.detach()
+        return loss, logs
+
     def generator_loss(self, discriminator, image, mask, out: PICNetOutput):
         a = self.args
+        if a.paths == "cvae":
+            return self.cvae_loss(discriminator, image, out)
         scales = len(out.rec)
         kl_rec, kl_g = self.kl_terms(out, mask)
         visible = (mask <= 0.5).to(image.dtype)
