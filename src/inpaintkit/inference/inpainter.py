@@ -32,8 +32,8 @@ Strategies for images larger than the model's native size ``N`` (its training si
   about N*N, inpainted and scaled back. The model sees the *original* image and *all*
   holes inside the window, so windows are independent (no fill depends on the order), and
   only the group's own hole pixels are pasted.
-* ``auto``: classical methods (Telea/NS: cost grows with the hole, not with the image)
-  -> ``full``. Otherwise ``full`` when H*W <= (2N)^2 (fully convolutional models cope with
+* ``auto``: classical methods whose cost grows with the hole, not with the image
+  (Telea/NS/smooth: ``native_size`` None) -> ``full``; PatchMatch (native 512) as a network. Otherwise ``full`` when H*W <= (2N)^2 (fully convolutional models cope with
   up to twice their training size); else ``crop`` when the crop windows cover at most half
   of the image and there are at most 16 of them (each is one model call), else ``resize``.
 
@@ -277,7 +277,7 @@ class Inpainter:
         if self.strategy != "auto":
             return self.strategy
         n = self.native_size
-        if self.classical or h * w <= (2 * n) ** 2:
+        if (self.classical and self.model.native_size is None) or h * w <= (2 * n) ** 2:
             return "full"
         windows = self._plan_windows(hole)
         covered = sum((wd.y1 - wd.y0) * (wd.x1 - wd.x0) for wd in windows)

@@ -236,10 +236,12 @@ class ClassicalModel(InpaintModel):
         return 1
 
     @property
-    def native_size(self) -> int:
-        # The cost grows with the hole, not the image: only an explicit crop/resize
-        # strategy uses this.
-        return 512
+    def native_size(self) -> int | None:
+        # OpenCV's and the smooth fill's cost grows with the hole, not the image (None: the
+        # Inpainter's auto strategy runs them on the whole image). PatchMatch searches every
+        # known patch, so its cost grows with the image (~2 s for 512 x 512 on one core):
+        # large images are cropped around the holes, windows over 512^2 pixels scaled down.
+        return 512 if self.config.method == "patchmatch" else None
 
     @property
     def name(self) -> str:
