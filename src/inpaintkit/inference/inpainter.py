@@ -33,8 +33,9 @@ Strategies for images larger than the model's native size ``N`` (its training si
   holes inside the window, so windows are independent (no fill depends on the order), and
   only the group's own hole pixels are pasted.
 * ``auto``: classical methods whose cost grows with the hole, not with the image
-  (Telea/NS/smooth: ``native_size`` None) -> ``full``; PatchMatch (native 512) as a network. Otherwise ``full`` when H*W <= (2N)^2 (fully convolutional models cope with
-  up to twice their training size); else ``crop`` when the crop windows cover at most half
+  (Telea/NS/smooth: ``native_size`` None) -> ``full``. Otherwise (networks, and
+  PatchMatch with native size 512) ``full`` when H*W <= (2N)^2 (fully convolutional models
+  cope with up to twice their training size); else ``crop`` when the crop windows cover at most half
   of the image and there are at most 16 of them (each is one model call), else ``resize``.
 
 Samples: pluralistic models (``model.pluralistic``) give K different results from
