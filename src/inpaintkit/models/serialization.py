@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.overrides import TorchFunctionMode
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from inpaintkit.errors import InpaintError, NotFound, TooLarge
 from inpaintkit.models.base import InpaintModel, config_from_dict, config_to_dict
