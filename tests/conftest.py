@@ -17,6 +17,15 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
+@pytest.fixture(autouse=True)
+def _restore_denormals():
+    """Training in the test process flushes denormals (a process-wide CPU flag); hypothesis
+    refuses to run when subnormal floats cannot be represented, so every test ends with
+    the default restored."""
+    yield
+    torch.set_flush_denormal(False)
+
+
 @pytest.fixture(scope="session")
 def metric_weight_files(tmp_path_factory) -> tuple[Path, Path]:
     """(FID Inception, LPIPS) weight files of tiny random networks, saved as users' files

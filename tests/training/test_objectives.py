@@ -320,11 +320,11 @@ def test_pic_samples_still_differ_after_smoke_training(image_dir, tmp_path):
     assert min_after > 5e-3 and mean_after > 1e-2
 
 
-# --- DeepFill (default model config) -------------------------------------------------------
+# --- DeepFill (the default-candidate config) -----------------------------------------------
 
 def test_deepfill_l2_term_matches_its_formula():
-    # The default config's hole-only weights, plus the optional squared-error term.
-    cfg = load_config(CONFIGS / "default.yaml", ["tiny=true", "size=64", "batch_size=2",
+    # The default candidate's hole-only weights, plus the optional squared-error term.
+    cfg = load_config(CONFIGS / "default_candidate_lowfreq.yaml", ["tiny=true", "size=64", "batch_size=2",
                                                  "objective_args.l1_refined=1", "objective_args.l2_refined=0.5"])
     obj = OBJECTIVES[cfg.method](cfg)
     G, D = build(obj)

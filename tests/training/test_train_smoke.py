@@ -19,7 +19,7 @@ CONFIGS = sorted(p for p in (Path(__file__).parents[2] / "configs").glob("*.yaml
 def smoke_overrides(image_dir, out_dir, steps=20):
     return [f"data={image_dir}", f"out_dir={out_dir}", "tiny=true", "size=64", f"steps={steps}",
             "batch_size=2", "num_workers=0", "threads=1", "ckpt_every=10", "image_every=10",
-            "log_every=5", "ema=0.9", "init="]  # init: default.yaml fine-tunes a local run
+            "log_every=5", "ema=0.9", "init=", "pool=0"]  # pool: fresh items, no 2000-item pool
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[p.stem for p in CONFIGS])
@@ -36,7 +36,7 @@ def test_each_method_trains(config, image_dir, tmp_path):
     mask = torch.zeros(1, 1, 64, 64)
     mask[..., 16:40, 20:44] = 1
     extra = {}
-    if model.coarse_input is not None:  # e.g. default.yaml: smooth fill as an input
+    if model.coarse_input is not None:  # e.g. a classical fill as an input
         from inpaintkit.models.classical import coarse_from_tensors
 
         extra["coarse"] = coarse_from_tensors(image, mask, model.coarse_input)
@@ -64,7 +64,7 @@ def test_init_starts_a_fresh_run_from_given_weights(image_dir, tmp_path):
 
     from inpaintkit.errors import InpaintError
 
-    config = Path(__file__).parents[2] / "configs" / "default.yaml"
+    config = Path(__file__).parents[2] / "configs" / "default_candidate_lowfreq.yaml"
     first = train(load_config(config, [*smoke_overrides(image_dir, tmp_path, steps=2), "name=a", "ema=0"]))
     # lr 0: the weights after one step are exactly the ones it started from
     tuned = train(load_config(config, [*smoke_overrides(image_dir, tmp_path, steps=1), "name=b", "ema=0",
