@@ -108,3 +108,17 @@ def test_mask_on_the_stored_pixels_of_an_exif_rotated_jpeg(tmp_path):
     assert result.shape == shown.shape == (40, 24, 3)
     assert np.array_equal(result[~hole], shown[~hole])  # known pixels kept, where the viewer shows them
     assert not np.array_equal(result[hole], shown[hole])
+
+
+def test_full_strategy_over_the_machines_memory_is_refused_before_any_work(tmp_path):
+    # DeepFill v2's contextual attention grows with the square of the pixels: 2048^2 at
+    # --strategy full asks for far more than any CI machine has; auto crops instead.
+    image, mask, out = tmp_path / "big.png", tmp_path / "mask.png", tmp_path / "out.png"
+    Image.fromarray(np.full((2048, 2048, 3), 120, np.uint8)).save(image)
+    hole = np.zeros((2048, 2048), np.uint8)
+    hole[900:1100, 900:1200] = 255
+    Image.fromarray(hole).save(mask)
+    r = CliRunner().invoke(app, ["fill", str(image), "--mask", str(mask), "-o", str(out),
+                                 "--model", "deepfill_v2", "--strategy", "full"])
+    assert r.exit_code == 2, r.output
+    assert "GiB" in r.output and "--strategy auto" in r.output and not out.exists()

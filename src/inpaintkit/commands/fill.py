@@ -31,7 +31,7 @@ import numpy as np
 import typer
 
 from inpaintkit.commands.options import Device, MaskMode, Strategy
-from inpaintkit.errors import InpaintError
+from inpaintkit.errors import InpaintError, TooLarge
 from inpaintkit.io import DEFAULT_MAX_PIXELS, check_target, same_file
 
 if TYPE_CHECKING:
@@ -242,6 +242,7 @@ def fill(
         _check_output(target, (image, mask), create=True)
     for note in [*inpainter.load_notes, *exif_notes]:
         _say(f"note: {note}", stderr=True)
+    check_memory(inpainter, pixels, hole, samples)
     results = inpainter.inpaint(pixels, hole, samples=samples, seed=seed, dilate=dilate)
     for note in inpainter.notes:
         _say(f"note: {image.name}: {note}", stderr=True)
@@ -251,6 +252,26 @@ def fill(
         write_image(target, result, inputs=(image, mask))
     used = f", strategy {inpainter.last_strategy}" if inpainter.last_strategy else ""
     _say(f"wrote {', '.join(str(t) for t in targets)} (model {inpainter.model_name}{used})")
+
+
+def check_memory(inpainter: Inpainter, pixels: np.ndarray, hole: np.ndarray, samples: int) -> None:
+    """:class:`TooLarge` (exit 2, with the numbers) when a network call would need more
+    memory than the machine has: only ``--strategy full`` can (auto, crop and resize keep
+    each call near the model's native size; contextual attention grows with the square of
+    the pixels: a 2048^2 photo at ``full`` asks DeepFill v2 for tens of GiB)."""
+    if inpainter.strategy != "full" or inpainter.classical or not hole.any():
+        return
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return
+    need = inpainter.estimate_peak_bytes(pixels.shape, hole, samples)["bytes"]
+    if need > 0.8 * total:
+        raise TooLarge(
+            f"{pixels.shape[1]}x{pixels.shape[0]} at --strategy full needs about {need / 2**30:.1f} GiB "
+            f"with {inpainter.model_name}, over 80 % of this machine's {total / 2**30:.1f} GiB: "
+            f"use --strategy auto (crop or resize)"
+        )
 
 
 def _fill_folder(input_dir: Path, masks_dir: Path, output: Path, *, model: str, samples: int,
@@ -324,6 +345,7 @@ def _fill_folder(input_dir: Path, masks_dir: Path, output: Path, *, model: str, 
                         f"{path}: no mask in {masks_dir} (expected {path.stem}.<ext> or {path.stem}_mask.<ext>)"
                     )
                 pixels, hole = _load_pair(path, mask_path, max_pixels, mask_mode, resize_mask, mask_exif)
+                check_memory(inpainter, pixels, hole, samples)
                 results = inpainter.inpaint(pixels, hole, samples=samples, seed=seed, dilate=dilate)
                 for note in inpainter.notes:
                     progress.console.print(f"{prefix}note: {path.name}: {note}", markup=False)
