@@ -5,7 +5,7 @@ state, DDP wrappers and the endless batch iterator (``setup_run``). The loop its
 Data: the batch order is a function of (seed, step, rank) (``ResumableBatchSampler``) and
 each item's crop/mask of (seed, epoch, index), so a resumed CPU run reproduces an
 uninterrupted one exactly. When the generator takes a classical coarse fill as an input
-(``generator.coarse_input``, e.g. the default model's ``smooth``), the data-loading
+(``generator.coarse_input``, e.g. ``smooth`` or ``patchmatch+smooth``), the data-loading
 workers compute it on uint8 beside the crop and the mask: the model never runs OpenCV.
 """
 
