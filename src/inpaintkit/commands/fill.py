@@ -33,6 +33,7 @@ import typer
 from inpaintkit.commands.options import Device, MaskMode, Strategy
 from inpaintkit.errors import InpaintError, TooLarge
 from inpaintkit.io import DEFAULT_MAX_PIXELS, check_target, same_file
+from inpaintkit.machine import physical_memory
 
 if TYPE_CHECKING:
     from inpaintkit.inference import Inpainter
@@ -261,9 +262,8 @@ def check_memory(inpainter: Inpainter, pixels: np.ndarray, hole: np.ndarray, sam
     the pixels: a 2048^2 photo at ``full`` asks DeepFill v2 for tens of GiB)."""
     if inpainter.strategy != "full" or inpainter.classical or not hole.any():
         return
-    try:
-        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
+    total = physical_memory()
+    if total is None:
         return
     need = inpainter.estimate_peak_bytes(pixels.shape, hole, samples)["bytes"]
     if need > 0.8 * total:

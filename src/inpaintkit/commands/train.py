@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
 
 from inpaintkit.errors import InpaintError, TooLarge
+from inpaintkit.machine import physical_memory
 
 
 def train(
@@ -56,7 +56,7 @@ def check_model_config(name: str, tiny: bool, model_args: dict) -> int:
         raise InpaintError(f"model_args: {exc}") from None
     count = check_model_size(name, config, what="the config's model")
     # Weights, gradients and two Adam moments in float32 (EMA and activations come on top).
-    need, have = 16 * count, _physical_memory()
+    need, have = 16 * count, physical_memory()
     if have and need > have:
         raise TooLarge(
             f"the config's model {name} has {count:,} parameters: training needs at least "
@@ -66,8 +66,3 @@ def check_model_config(name: str, tiny: bool, model_args: dict) -> int:
     return count
 
 
-def _physical_memory() -> int | None:
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None

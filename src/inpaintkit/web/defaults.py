@@ -12,10 +12,7 @@ MAX_SAMPLES = 8
 def default_max_memory_mb() -> float:
     """Memory budget of the jobs running at once: half the machine's RAM, at most 4 GiB
     (a 1024^2 image at ``strategy=full`` with DeepFill v2 needs about 6 GiB; 2048^2, 75)."""
-    import os
+    from inpaintkit.machine import physical_memory
 
-    try:
-        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        total = 8 * 2**30
+    total = physical_memory() or 8 * 2**30
     return min(4096.0, total / 2 / 2**20)
