@@ -33,8 +33,8 @@ def _tiny(name: str, **overrides) -> nn.Module:
     return model
 
 
-# The vanilla ablation exports through exactly the code path of deepfill_v2 (~3 s each).
-SLOW = {"deepfill_v2_vanilla"}
+# The vanilla and partial ablations export through exactly the code path of deepfill_v2 (~3 s each).
+SLOW = {"deepfill_v2_vanilla", "deepfill_v2_partial"}
 CASES = [
     pytest.param(name, {}, id=name, marks=[pytest.mark.slow] if name in SLOW else [])
     for name in sorted(MODELS) if MODELS[name].exportable

@@ -198,3 +198,23 @@ def test_autocast_keeps_exact_counts():
     assert out.dtype == torch.bfloat16
     assert torch.equal(new.float(), ref_new)
     torch.testing.assert_close(out.float(), ref, atol=0.1, rtol=0.05)
+
+
+def test_partial_conv_act_matches_a_plain_conv_on_the_interior_and_upsamples_the_mask() -> None:
+    from inpaintkit.layers.partial_conv import PartialConvAct
+
+    torch.manual_seed(0)
+    layer = PartialConvAct(4, 6, 3, dilation=2)
+    x = torch.randn(2, 4, 20, 20)
+    ones = torch.ones(2, 1, 20, 20)
+    y, valid = layer(x, ones)
+    ref = F.elu(F.conv2d(x, layer.conv.weight, layer.conv.bias, padding=2, dilation=2))
+    torch.testing.assert_close(y[..., 2:-2, 2:-2], ref[..., 2:-2, 2:-2], rtol=1e-5, atol=1e-5)
+    assert torch.equal(valid, ones)
+
+    up = PartialConvAct(4, 6, 3, upsample=True)
+    hole = torch.ones(1, 1, 8, 8)
+    hole[..., 2:6, 2:6] = 0.0  # a 4x4 hole; x2 nearest gives 8x8, a 3x3 window shrinks it to 6x6
+    y, valid = up(torch.randn(1, 4, 8, 8), hole)
+    assert y.shape == (1, 6, 16, 16) and valid.shape == (1, 1, 16, 16)
+    assert valid.sum() == 16 * 16 - 6 * 6

@@ -255,3 +255,41 @@ def test_lowfreq_config_checks() -> None:
         DeepFillV2Config(coarse="smooth", lowfreq=4)
     with pytest.raises(ValueError, match="classical coarse"):
         DeepFillV2Config(residual=True, lowfreq=2)
+
+
+def test_partial_arm_same_weights_as_vanilla_and_partial_layers_throughout() -> None:
+    from inpaintkit.layers.partial_conv import PartialConvAct
+    from inpaintkit.models.deepfill_v2 import DeepFillV2Partial
+
+    assert MODELS["deepfill_v2_partial"] is DeepFillV2Partial
+    partial = create_model("deepfill_v2_partial")
+    vanilla = create_model("deepfill_v2_vanilla")
+    # Same layer plan, same conv shapes: only the rule that feeds them differs.
+    assert _params(partial) == _params(vanilla)
+    assert not any(isinstance(m, GatedConv2d) for m in partial.modules())
+    n_partial = sum(isinstance(m, PartialConvAct) for m in partial.modules())
+    n_plain = sum(isinstance(m, GatedConv2d) for m in vanilla.modules())
+    assert n_partial == n_plain == 40  # 36 convs + 4 "deconvs"
+    with pytest.raises(ValueError, match="partial=True"):
+        DeepFillV2Partial(DeepFillV2Config(cnum=16, gated=False))
+    with pytest.raises(ValueError, match="gated=False"):
+        DeepFillV2Config(partial=True)
+
+
+def test_partial_arm_cannot_see_inside_the_hole() -> None:
+    # The DeepFill v2 paper's argument against partial convolution: its first layer
+    # multiplies every input by the valid mask, so a sketch drawn in the hole is ignored.
+    # The gated model (test_sketch_channel) does use it.
+    torch.manual_seed(5)
+    model = create_model("deepfill_v2_partial", tiny=True, in_extra=1).eval()
+    image, mask = _batch(64, 64)
+    sketch = torch.zeros_like(mask)
+    sketch[..., 20:24, :] = 1.0
+    with torch.no_grad():
+        plain = model.inpaint(image, mask)
+        assert torch.isfinite(plain).all() and plain.abs().max() <= 1
+        assert torch.equal(plain, model.inpaint(image, mask, sketch=sketch))
+        # ... while the known pixels do matter.
+        other = image.clone()
+        other[..., :8, :] = -other[..., :8, :]
+        assert not torch.equal(plain, model.inpaint(other, mask))

@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
-_ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "elu": F.elu,
     "relu": F.relu,
     "lrelu": lambda t: F.leaky_relu(t, 0.2),
@@ -94,9 +94,9 @@ class GatedConv2d(nn.Module):
         keep_gate: bool = False,
     ) -> None:
         super().__init__()
-        if activation is not None and activation not in _ACTIVATIONS:
+        if activation is not None and activation not in ACTIVATIONS:
             raise ValueError(
-                f"unknown activation '{activation}' (known: {', '.join(_ACTIVATIONS)}, None)"
+                f"unknown activation '{activation}' (known: {', '.join(ACTIVATIONS)}, None)"
             )
         self.out_ch = out_ch
         self.gated = gate
@@ -115,7 +115,7 @@ class GatedConv2d(nn.Module):
         nn.init.normal_(conv.weight, 0.0, INIT_GAIN[activation, gate] / fan_in**0.5)
         nn.init.zeros_(conv.bias)
         self.conv = _spectral_norm(conv) if spectral_norm else conv
-        self._phi = _ACTIVATIONS[activation] if activation is not None else None
+        self._phi = ACTIVATIONS[activation] if activation is not None else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.conv(x)  # (B, 2*out_ch or out_ch, H', W')

@@ -39,6 +39,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+# Shared with gated_conv so that the DeepFill ablation arms use one activation/init table.
+from inpaintkit.layers.gated_conv import ACTIVATIONS, INIT_GAIN, same_padding
+
 _Pair = int | tuple[int, int]
 
 
@@ -125,3 +128,46 @@ class PartialConv2d(nn.Conv2d):
         if self.multi_channel:
             valid = valid.expand(-1, self.out_channels, -1, -1)
         return out, valid
+
+
+class PartialConvAct(nn.Module):
+    """``phi(PartialConv2d(x, valid))`` with "same" padding, carrying the single-channel
+    valid mask: the partial-convolution counterpart of a gated or plain conv layer
+    (DeepFill v2's partial-convolution ablation, where all channels share one mask).
+
+    ``upsample=True`` first doubles ``x`` and the mask (nearest), as DeepFill's "deconv".
+    Initialised like :class:`~inpaintkit.layers.gated_conv.GatedConv2d` with ``gate=False``
+    (N(0, (gain/sqrt(fan_in))^2), gain from ``INIT_GAIN``) so that the ablation arms start
+    from the same signal scale. ``(x (B,C,H,W), valid (B,1,H,W)) -> (y, valid')``.
+    """
+
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        kernel: int,
+        stride: int = 1,
+        dilation: int = 1,
+        activation: str | None = "elu",
+        upsample: bool = False,
+    ) -> None:
+        super().__init__()
+        self.conv = PartialConv2d(
+            in_ch, out_ch, kernel, stride=stride, dilation=dilation,
+            padding=same_padding(kernel, dilation),
+        )
+        nn.init.normal_(self.conv.weight, 0.0, INIT_GAIN[activation, False] / (in_ch * kernel * kernel) ** 0.5)
+        nn.init.zeros_(self.conv.bias)
+        self.activation = activation
+        self.upsample = upsample
+        self._phi = ACTIVATIONS[activation] if activation is not None else None
+
+    def forward(self, x: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.upsample:
+            x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+            valid = F.interpolate(valid, scale_factor=2.0, mode="nearest")
+        y, valid = self.conv(x, valid)
+        return (self._phi(y) if self._phi is not None else y), valid
+
+    def extra_repr(self) -> str:
+        return f"activation={self.activation}, upsample={self.upsample}"

@@ -43,7 +43,15 @@ Differences from the official code (documented choices):
 
 ``gated=False`` replaces every gated conv by a plain conv + ELU with the same number of
 output features (no gate branch, about half the parameters): the ``deepfill_v2_vanilla``
-ablation. The flow of the attention layer from the last forward pass is kept (detached) in
+ablation. ``partial=True`` (with ``gated=False``) makes every one a partial convolution +
+ELU with the same widths and weights count (``deepfill_v2_partial``, the paper's other
+baseline): one valid mask ``1 - m`` shared by all channels, updated by the rule of Liu et
+al. and carried along each branch (upsampled with the features in the "deconvs"). Both
+stages start from the hole as invalid, so, as the DeepFill v2 paper argues of partial
+convolution, the content inside the hole (the coarse result, a sketch) reaches the
+refinement only through the mask update, never through the first layer. After the
+attention layer every position holds features, so its output branch starts all valid; the
+decoder carries the hallucination branch's mask (all valid by then at any practical hole). The flow of the attention layer from the last forward pass is kept (detached) in
 ``self.last_flow`` ``(B, 2, H/4, W/4)`` for visualisation
 (``inpaintkit.layers.contextual_attention.flow_to_image``).
 """
@@ -60,6 +68,7 @@ from torch import nn
 from inpaintkit.conventions import composite, masked_input
 from inpaintkit.layers.contextual_attention import ContextualAttention
 from inpaintkit.layers.gated_conv import GatedConv2d, GatedDeconv2d
+from inpaintkit.layers.partial_conv import PartialConvAct
 from inpaintkit.models.base import InpaintModel
 
 # The classical fills of inpaintkit.models.classical, named here so that this module
@@ -76,6 +85,7 @@ class DeepFillV2Config:
     slim: bottleneck width 2c instead of 4c (c = cnum/2): about 3x fewer parameters.
     in_extra: extra input channels (1 = a user sketch / edge map, used inside the hole).
     gated: gated convolutions; False = plain convs (the vanilla ablation).
+    partial: partial convolutions (needs ``gated=False``; the partial-conv ablation).
     coarse: "learned" (coarse network) or a classical fill with no parameters: "telea",
         "ns" or "smooth" (radius 3; see :mod:`inpaintkit.models.classical`), given to
         ``forward`` / ``inpaint`` as the ``coarse`` input.
@@ -91,6 +101,7 @@ class DeepFillV2Config:
     slim: bool = False
     in_extra: int = 0
     gated: bool = True
+    partial: bool = False
     coarse: str = "learned"
     residual: bool = False
     refine_sees_mask: bool = True
@@ -106,6 +117,8 @@ class DeepFillV2Config:
                 f"DeepFillV2Config: coarse must be one of {', '.join(COARSE_MODES)}, "
                 f"got '{self.coarse}'"
             )
+        if self.partial and self.gated:
+            raise ValueError("DeepFillV2Config: partial=True needs gated=False")
         if self.lowfreq < 1 or self.lowfreq & (self.lowfreq - 1):
             raise ValueError(f"DeepFillV2Config: lowfreq must be a power of two, got {self.lowfreq}")
         if self.lowfreq > 1 and (not self.residual or self.coarse == "learned"):
@@ -119,6 +132,49 @@ class DeepFillV2VanillaConfig(DeepFillV2Config):
     gated: bool = False
 
 
+@dataclass(frozen=True)
+class DeepFillV2PartialConfig(DeepFillV2Config):
+    """The same options with partial convolutions by default."""
+
+    gated: bool = False
+    partial: bool = True
+
+
+# A layer kind: "gated", "plain" or "partial" (DeepFillV2Config.gated / .partial).
+def _kind(config: DeepFillV2Config) -> str:
+    return "partial" if config.partial else "gated" if config.gated else "plain"
+
+
+def _conv(kind: str, i: int, o: int, k: int = 3, s: int = 1, d: int = 1,
+          activation: str | None = "elu") -> nn.Module:
+    if kind == "partial":
+        return PartialConvAct(i, o, k, stride=s, dilation=d, activation=activation)
+    return GatedConv2d(i, o, k, stride=s, dilation=d, activation=activation, gate=kind == "gated")
+
+
+def _deconv(kind: str, i: int, o: int) -> nn.Module:
+    if kind == "partial":
+        return PartialConvAct(i, o, 3, upsample=True)
+    return GatedDeconv2d(i, o, gate=kind == "gated")
+
+
+class _Chain(nn.Sequential):
+    """A Sequential that threads the valid mask (B,1,h,w) through partial-conv layers and
+    ignores it for the others; the state-dict keys are those of ``nn.Sequential``."""
+
+    def forward(  # type: ignore[override]
+        self, x: torch.Tensor, valid: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        for layer in self:
+            if isinstance(layer, PartialConvAct):
+                if valid is None:
+                    valid = x.new_ones(x.shape[0], 1, *x.shape[-2:])
+                x, valid = layer(x, valid)
+            else:
+                x = layer(x)
+        return x, valid
+
+
 def _rgb_out(in_ch: int, zero: bool = False) -> nn.Conv2d:
     """The official output layer: a plain 3x3 conv to RGB (no gate)."""
     conv = nn.Conv2d(in_ch, 3, 3, padding=1)
@@ -129,15 +185,16 @@ def _rgb_out(in_ch: int, zero: bool = False) -> nn.Conv2d:
 
 
 class CoarseNet(nn.Module):
-    """Stage 1: gated encoder (stride 4), dilated gated convs (2, 4, 8, 16), decoder."""
+    """Stage 1: encoder (stride 4), dilated convs (2, 4, 8, 16), decoder; every layer of
+    the given kind (gated, plain or partial)."""
 
-    def __init__(self, in_ch: int, c: int, wide: int, gated: bool) -> None:
+    def __init__(self, in_ch: int, c: int, wide: int, kind: str) -> None:
         super().__init__()
 
-        def g(i: int, o: int, k: int = 3, s: int = 1, d: int = 1) -> GatedConv2d:
-            return GatedConv2d(i, o, k, stride=s, dilation=d, gate=gated)
+        def g(i: int, o: int, k: int = 3, s: int = 1, d: int = 1) -> nn.Module:
+            return _conv(kind, i, o, k, s, d)
 
-        self.body = nn.Sequential(
+        self.body = _Chain(
             g(in_ch, c, 5),
             g(c, 2 * c, s=2),
             g(2 * c, 2 * c),
@@ -147,28 +204,29 @@ class CoarseNet(nn.Module):
             *(g(wide, wide, d=d) for d in (2, 4, 8, 16)),
             g(wide, wide),
             g(wide, wide),
-            GatedDeconv2d(wide, 2 * c, gate=gated),
+            _deconv(kind, wide, 2 * c),
             g(2 * c, 2 * c),
-            GatedDeconv2d(2 * c, c, gate=gated),
+            _deconv(kind, 2 * c, c),
             g(c, c // 2),
             _rgb_out(c // 2),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.body(x))
+    def forward(self, x: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B,in,H,W); valid (B,1,H,W) 1 = known, used by partial layers only."""
+        return torch.tanh(self.body(x, valid)[0])
 
 
 class RefineNet(nn.Module):
     """Stage 2: a dilated (hallucination) branch and a contextual-attention branch, both at
     1/4 resolution, concatenated and decoded. Returns the raw (pre-activation) output."""
 
-    def __init__(self, in_ch: int, c: int, wide: int, gated: bool, zero_out: bool) -> None:
+    def __init__(self, in_ch: int, c: int, wide: int, kind: str, zero_out: bool) -> None:
         super().__init__()
 
-        def g(i: int, o: int, k: int = 3, s: int = 1, d: int = 1, **kw: object) -> GatedConv2d:
-            return GatedConv2d(i, o, k, stride=s, dilation=d, gate=gated, **kw)  # type: ignore[arg-type]
+        def g(i: int, o: int, k: int = 3, s: int = 1, d: int = 1, **kw: str) -> nn.Module:
+            return _conv(kind, i, o, k, s, d, **kw)
 
-        self.hallucinate = nn.Sequential(
+        self.hallucinate = _Chain(
             g(in_ch, c, 5),
             g(c, c, s=2),
             g(c, 2 * c),
@@ -177,7 +235,7 @@ class RefineNet(nn.Module):
             g(wide, wide),
             *(g(wide, wide, d=d) for d in (2, 4, 8, 16)),
         )
-        self.attention_in = nn.Sequential(
+        self.attention_in = _Chain(
             g(in_ch, c, 5),
             g(c, c, s=2),
             g(c, 2 * c),
@@ -186,26 +244,27 @@ class RefineNet(nn.Module):
             g(wide, wide, activation="relu"),  # official: ReLU before the attention
         )
         self.attention = ContextualAttention(ksize=3, stride=1, rate=2)
-        self.attention_out = nn.Sequential(g(wide, wide), g(wide, wide))
-        self.decoder = nn.Sequential(
+        self.attention_out = _Chain(g(wide, wide), g(wide, wide))
+        self.decoder = _Chain(
             g(2 * wide, wide),
             g(wide, wide),
-            GatedDeconv2d(wide, 2 * c, gate=gated),
+            _deconv(kind, wide, 2 * c),
             g(2 * c, 2 * c),
-            GatedDeconv2d(2 * c, c, gate=gated),
+            _deconv(kind, 2 * c, c),
             g(c, c // 2),
             _rgb_out(c // 2, zero=zero_out),
         )
 
     def forward(
-        self, x: torch.Tensor, mask: torch.Tensor
+        self, x: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        hallu = self.hallucinate(x)  # (B, wide, H/4, W/4)
-        pm = self.attention_in(x)  # (B, wide, H/4, W/4)
+        """x (B,in,H,W), mask (B,1,H,W) 1 = hole; valid (B,1,H,W) for partial layers."""
+        hallu, valid_h = self.hallucinate(x, valid)  # (B, wide, H/4, W/4)
+        pm, _ = self.attention_in(x, valid)  # (B, wide, H/4, W/4)
         mask_q = F.max_pool2d(mask, 4)  # (B, 1, H/4, W/4), any hole pixel
         pm, flow = self.attention(pm, pm, mask_q)  # (B, wide, H/4, W/4), (B, 2, H/4, W/4)
-        pm = self.attention_out(pm)
-        out = self.decoder(torch.cat([hallu, pm], dim=1))  # (B, 3, H, W)
+        pm, _ = self.attention_out(pm)  # every position filled: starts all valid
+        out, _ = self.decoder(torch.cat([hallu, pm], dim=1), valid_h)  # (B, 3, H, W)
         return out, flow
 
 
@@ -221,13 +280,13 @@ class DeepFillV2(InpaintModel):
         wide = 2 * c if config.slim else 4 * c
         in_ch = 5 + config.in_extra  # masked image, ones, mask, sketch
         self.coarse_net = (
-            CoarseNet(in_ch, c, wide, config.gated) if config.coarse == "learned" else None
+            CoarseNet(in_ch, c, wide, _kind(config)) if config.coarse == "learned" else None
         )
         # Fills after the first of a stacked coarse input ("patchmatch+smooth") are extra
         # refinement inputs; the first is the base the residual is added to.
         guides = 3 * (len(config.coarse.split("+")) - 1) if config.coarse != "learned" else 0
         refine_in = (in_ch if config.refine_sees_mask else 3) + guides
-        self.refine_net = RefineNet(refine_in, c, wide, config.gated, zero_out=config.residual)
+        self.refine_net = RefineNet(refine_in, c, wide, _kind(config), zero_out=config.residual)
         self.last_flow: torch.Tensor | None = None
 
     @property
@@ -274,12 +333,13 @@ class DeepFillV2(InpaintModel):
         self.check_extra_inputs(image, coarse, sketch)
         x = masked_input(image, mask)  # (B, 3, H, W), hole = 0
         full_in = self._inputs(x, mask, sketch)  # (B, 5+e, H, W)
+        valid = (1.0 - mask) if self.config.partial else None  # partial layers only
 
         if self.coarse_net is None:
             coarse = coarse.to(image.dtype)  # (B, 3k, H, W), data: no gradient
             coarse, guides = coarse[:, :3], coarse[:, 3:]  # base (B,3,H,W), rest (B,3k-3,H,W)
         else:
-            coarse = self.coarse_net(full_in)  # (B, 3, H, W)
+            coarse = self.coarse_net(full_in, valid)  # (B, 3, H, W)
             guides = coarse[:, :0]
 
         x2 = composite(coarse, x, mask)  # coarse inside the hole, input outside
@@ -291,10 +351,13 @@ class DeepFillV2(InpaintModel):
         if f > 1:
             # Inputs average-pooled (the mask channel becomes each cell's hole fraction);
             # the attention's mask max-pooled: a cell with any hole pixel is no source.
-            out, flow = self.refine_net(F.avg_pool2d(refine_in, f), F.max_pool2d(mask, f))
+            small_valid = None if valid is None else 1.0 - F.max_pool2d(mask, f)
+            out, flow = self.refine_net(
+                F.avg_pool2d(refine_in, f), F.max_pool2d(mask, f), small_valid
+            )
             out = F.interpolate(out, scale_factor=f, mode="bilinear", align_corners=False)
         else:
-            out, flow = self.refine_net(refine_in, mask)  # (B, 3, H, W), (B, 2, H/4, W/4)
+            out, flow = self.refine_net(refine_in, mask, valid)  # (B,3,H,W), (B,2,H/4,W/4)
         self.last_flow = flow
         if self.config.residual:
             refined = (x2 + out).clamp(-1.0, 1.0)
@@ -323,4 +386,15 @@ class DeepFillV2Vanilla(DeepFillV2):
     def __init__(self, config: DeepFillV2Config) -> None:
         if config.gated:
             raise ValueError("DeepFillV2Vanilla needs gated=False (use DeepFillV2 instead)")
+        super().__init__(config)
+
+
+class DeepFillV2Partial(DeepFillV2):
+    """The ``deepfill_v2_partial`` ablation: DeepFill v2 with partial convolutions."""
+
+    config_class: ClassVar[type] = DeepFillV2PartialConfig
+
+    def __init__(self, config: DeepFillV2Config) -> None:
+        if not config.partial:
+            raise ValueError("DeepFillV2Partial needs partial=True (use DeepFillV2 instead)")
         super().__init__(config)

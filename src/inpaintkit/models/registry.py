@@ -15,7 +15,7 @@ from torch import nn
 from inpaintkit.errors import InpaintError
 from inpaintkit.models.base import InpaintModel, config_from_dict
 from inpaintkit.models.classical import NavierStokes, PatchMatch, SmoothFill, Telea
-from inpaintkit.models.deepfill_v2 import DeepFillV2, DeepFillV2Vanilla
+from inpaintkit.models.deepfill_v2 import DeepFillV2, DeepFillV2Partial, DeepFillV2Vanilla
 from inpaintkit.models.pconv_unet import PConvUNet
 from inpaintkit.models.pic_discriminator import PICDiscriminator
 from inpaintkit.models.pic_net import PICNet
@@ -27,6 +27,7 @@ MODELS["pconv_unet"] = PConvUNet
 MODELS["rn_inpaint"] = RNInpaint
 MODELS["deepfill_v2"] = DeepFillV2
 MODELS["deepfill_v2_vanilla"] = DeepFillV2Vanilla
+MODELS["deepfill_v2_partial"] = DeepFillV2Partial
 MODELS["pic_net"] = PICNet
 MODELS["telea"] = Telea
 MODELS["ns"] = NavierStokes
