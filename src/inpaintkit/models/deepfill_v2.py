@@ -48,10 +48,12 @@ ELU with the same widths and weights count (``deepfill_v2_partial``, the paper's
 baseline): one valid mask ``1 - m`` shared by all channels, updated by the rule of Liu et
 al. and carried along each branch (upsampled with the features in the "deconvs"). Both
 stages start from the hole as invalid, so, as the DeepFill v2 paper argues of partial
-convolution, the content inside the hole (the coarse result, a sketch) reaches the
-refinement only through the mask update, never through the first layer. After the
-attention layer every position holds features, so its output branch starts all valid; the
-decoder carries the hallucination branch's mask (all valid by then at any practical hole). The flow of the attention layer from the last forward pass is kept (detached) in
+convolution, content inside the hole (the coarse result, a sketch) is multiplied by zero in
+the first layer and never reaches the rest (the coarse stage still learns from its own L1
+term). After the attention layer every position holds features, so its output branch
+starts all valid; the decoder carries the hallucination branch's mask (all valid by then at
+any practical hole). The flow of the attention layer from the last forward pass is kept
+(detached) in
 ``self.last_flow`` ``(B, 2, H/4, W/4)`` for visualisation
 (``inpaintkit.layers.contextual_attention.flow_to_image``).
 """
