@@ -4,6 +4,9 @@ with its training facts in config.json.
     .venv/bin/python scripts/release_weights.py runs/cpu_rn/checkpoints/step_00001234 \
         src/inpaintkit/weights/rn_inpaint
 
+``--discriminator gen`` also ships the run's discriminator under that name (PIC-Net's
+generative-path D, which ranks samples at inference) as ``OUT/discriminator/``, in fp16.
+
 The checkpoint folder's ``state.json`` gives the step, the CPU seconds spent and the
 training config; they are copied into the shipped config.json (``steps``, ``cpu_minutes``,
 ``train_config``, ``train_size``, ``batch_size``, ``masks``, ``data``).
@@ -18,7 +21,8 @@ from pathlib import Path
 import torch
 
 from inpaintkit.inference import load_model
-from inpaintkit.models.serialization import save_model
+from inpaintkit.models import create_discriminator
+from inpaintkit.models.serialization import DISCRIMINATOR_DIR, save_model
 
 
 def main() -> None:
@@ -26,6 +30,9 @@ def main() -> None:
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--config-file", default=None, help="the YAML the run was started from")
+    parser.add_argument("--discriminator", default=None, metavar="KEY",
+                        help="also ship the discriminator stored under this key ('' for a "
+                             "single one, 'gen' for PIC-Net's generative-path D)")
     args = parser.parse_args()
     state = json.loads((args.checkpoint / "state.json").read_text())
     cfg = state["config"]
@@ -42,6 +49,17 @@ def main() -> None:
     }
     save_model(model, args.out, dtype=torch.float16, metadata=meta)
     print(f"wrote {args.out}: {meta}")
+    if args.discriminator is not None:
+        from safetensors.torch import load_file
+
+        prefix = ".".join(p for p in ("discriminator", args.discriminator) if p) + "."
+        state = {k.removeprefix(prefix): v for k, v in
+                 load_file(str(args.checkpoint / "state.safetensors")).items() if k.startswith(prefix)}
+        disc = create_discriminator(cfg["discriminator"], **cfg.get("disc_args", {}))
+        disc.load_state_dict(state, strict=True)
+        save_model(disc, args.out / DISCRIMINATOR_DIR, dtype=torch.float16,
+                   metadata={"steps": meta["steps"], "role": f"discriminator '{args.discriminator}'"})
+        print(f"wrote {args.out / DISCRIMINATOR_DIR}")
 
 
 if __name__ == "__main__":

@@ -183,3 +183,31 @@ def test_corrupt_weights(checkpoint):
 def test_registry_name_reverse_lookup():
     for name in NAMES:
         assert S.registry_name(create_model(name, tiny=True)) == name
+
+
+def test_a_discriminator_rides_beside_its_generator(tmp_path):
+    from inpaintkit.models import create_discriminator
+
+    torch.manual_seed(0)
+    gen = create_model("pic_net", tiny=True)
+    disc = create_discriminator("pic_patchgan", tiny=True).eval()
+    folder = tmp_path / "pic"
+    S.save_model(gen, folder)
+    assert S.load_discriminator(folder) is None
+    S.save_model(disc, folder / S.DISCRIMINATOR_DIR, dtype=torch.float16)
+    # Re-saving the generator keeps the discriminator saved beside it.
+    S.save_model(gen, folder)
+    loaded = S.load_discriminator(folder)
+    assert type(loaded) is type(disc)
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        ref = disc(x)
+        half = type(disc)(disc.config).eval()  # the fp16 round trip of every tensor
+        half.load_state_dict({k: v.half().float() for k, v in disc.state_dict().items()})
+        torch.testing.assert_close(loaded(x), half(x), rtol=1e-5, atol=1e-5)
+        assert (loaded(x) - ref).abs().max() < 0.05
+    # Each kind refuses the other's checkpoint with a clear message.
+    with pytest.raises(InpaintError, match="not a generator"):
+        S.load_checkpoint(folder / S.DISCRIMINATOR_DIR)
+    with pytest.raises(InpaintError, match="not a discriminator"):
+        S.load_checkpoint(folder, kind="discriminator")

@@ -36,7 +36,7 @@ from torch.overrides import TorchFunctionMode
 
 from inpaintkit.errors import InpaintError, NotFound, TooLarge
 from inpaintkit.models.base import InpaintModel, config_from_dict, config_to_dict
-from inpaintkit.models.registry import MODELS
+from inpaintkit.models.registry import DISCRIMINATORS, MODELS, STYLIZERS
 from inpaintkit.tempfiles import pid_alive
 
 FORMAT = "inpaintkit"
@@ -51,17 +51,29 @@ _PICKLE_SUFFIXES = {".pt", ".pth", ".ckpt", ".bin", ".pkl", ".pickle", ".tar"}
 MAX_PARAMETERS = 2_000_000_000
 
 
+# A checkpoint folder of a generator may hold its trained discriminator in this
+# subfolder (a checkpoint of its own), e.g. PIC-Net's, which ranks samples at inference.
+DISCRIMINATOR_DIR = "discriminator"
+
+
+def _registered() -> dict[str, type]:
+    """Generators, discriminators and stylizers: one name space (the names differ)."""
+    return {**MODELS, **DISCRIMINATORS, **STYLIZERS}
+
+
 def registry_name(model: nn.Module) -> str:
-    """The :data:`MODELS` name of ``model``'s class (exact class first, then subclasses)."""
-    for name, cls in MODELS.items():
+    """The registry name (:data:`MODELS` or :data:`DISCRIMINATORS`) of ``model``'s class
+    (exact class first, then subclasses)."""
+    table = _registered()
+    for name, cls in table.items():
         if type(model) is cls:
             return name
-    for name, cls in MODELS.items():
+    for name, cls in table.items():
         if isinstance(model, cls):
             return name
     raise InpaintError(
         f"{type(model).__name__} is not a registered model (known: "
-        f"{', '.join(sorted(MODELS)) or 'none'}); only registered models can be saved"
+        f"{', '.join(sorted(table)) or 'none'}); only registered models can be saved"
     )
 
 
@@ -102,7 +114,7 @@ def count_parameters(name: str, config: Any) -> int:
     except (KeyError, TypeError):  # TypeError: a config with unhashable fields
         pass
     with torch.device("meta"), _NoInit():
-        model = MODELS[name](config)
+        model = _registered()[name](config)
     count = sum(p.numel() for p in model.parameters())
     try:
         _COUNTS[(name, config)] = count
@@ -222,7 +234,8 @@ def save_model(
     if folder.exists():
         if not folder.is_dir():
             raise InpaintError(f"cannot save checkpoint to {folder}: it is a file")
-        others = sorted(p.name for p in folder.iterdir() if p.name not in (CONFIG_FILE, WEIGHTS_FILE))
+        own = (CONFIG_FILE, WEIGHTS_FILE, DISCRIMINATOR_DIR)
+        others = sorted(p.name for p in folder.iterdir() if p.name not in own)
         if others:
             raise InpaintError(
                 f"refusing to replace {folder}: it holds files that are not part of a "
@@ -254,6 +267,9 @@ def save_model(
         with open(weights, "rb") as fh:
             os.fsync(fh.fileno())
         _fsync_dir(tmp)
+        if (folder / DISCRIMINATOR_DIR).is_dir():
+            # The generator is replaced; its discriminator (saved separately) stays.
+            shutil.copytree(folder / DISCRIMINATOR_DIR, tmp / DISCRIMINATOR_DIR)
         if folder.exists():
             # Directories cannot be replaced in one rename: move the old one aside first.
             # In between, the old checkpoint still exists intact under the aside name.
@@ -319,7 +335,7 @@ def read_checkpoint_config(path: str | os.PathLike) -> dict[str, Any]:
             f"version <= {VERSION} (upgrade inpaintkit)"
         )
     name = info.get("model")
-    if name not in MODELS:
+    if name not in _registered():
         raise InpaintError(
             f"{config_path} names unknown model {name!r} (known: {', '.join(sorted(MODELS)) or 'none'})"
         )
@@ -350,17 +366,24 @@ def check_state(path: Path, expected: dict[str, torch.Tensor], got: dict[str, to
 
 
 def load_checkpoint(
-    path: str | os.PathLike, device: str | torch.device = "cpu"
+    path: str | os.PathLike, device: str | torch.device = "cpu", kind: str = "generator"
 ) -> tuple[InpaintModel, dict[str, Any]]:
     """The model of a checkpoint (eval mode, fp32, on ``device``) and its config.json
-    metadata (everything but format, version and config: ``model``, ``dtype``, ...)."""
+    metadata (everything but format, version and config: ``model``, ``dtype``, ...).
+    ``kind``: "generator" (a :data:`MODELS` entry), "discriminator" or "stylizer"
+    (:data:`STYLIZERS`, ``inpaintkit stylize``)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     info = read_checkpoint_config(path)
     config_path, weights_path = checkpoint_files(path)
     name = info["model"]
-    cls = MODELS[name]
+    tables = {"generator": MODELS, "discriminator": DISCRIMINATORS, "stylizer": STYLIZERS}
+    table = tables[kind]
+    if name not in table:
+        holds = next(k for k, t in tables.items() if name in t)
+        raise InpaintError(f"{config_path}: '{name}' is not a {kind} (this checkpoint holds a {holds})")
+    cls = table[name]
     try:
         config = config_from_dict(cls.config_class, info.get("config", {}))
         check_model_size(name, config, what=f"{config_path}: model")
@@ -380,3 +403,15 @@ def load_checkpoint(
     model.eval().to(device)
     metadata = {k: v for k, v in info.items() if k not in ("format", "version", "config")}
     return model, metadata
+
+
+def load_discriminator(
+    folder: str | os.PathLike, device: str | torch.device = "cpu"
+) -> nn.Module | None:
+    """The discriminator saved beside a generator checkpoint (``folder/discriminator/``),
+    or None when the folder has none."""
+    sub = Path(folder) / DISCRIMINATOR_DIR
+    if not (sub / CONFIG_FILE).is_file():
+        return None
+    model, _ = load_checkpoint(sub, device, kind="discriminator")
+    return model
