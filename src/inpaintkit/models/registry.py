@@ -21,6 +21,7 @@ from inpaintkit.models.pic_discriminator import PICDiscriminator
 from inpaintkit.models.pic_net import PICNet
 from inpaintkit.models.rn_inpaint import EdgePatchGAN, RNInpaint
 from inpaintkit.models.sn_patchgan import SNPatchGAN
+from inpaintkit.models.stylizer import Stylizer
 
 MODELS: dict[str, type[InpaintModel]] = {}
 MODELS["pconv_unet"] = PConvUNet
@@ -39,6 +40,10 @@ DISCRIMINATORS["edge_patchgan"] = EdgePatchGAN
 DISCRIMINATORS["sn_patchgan"] = SNPatchGAN
 DISCRIMINATORS["pic_patchgan"] = PICDiscriminator
 
+# Image-to-image stylization networks (not inpainting generators: `inpaintkit stylize`).
+STYLIZERS: dict[str, type[nn.Module]] = {}
+STYLIZERS["stylizer"] = Stylizer
+
 
 def _lookup(table: dict[str, type], name: str, what: str) -> type:
     if name not in table:
@@ -51,6 +56,12 @@ def create_model(name: str, tiny: bool = False, **overrides: Any) -> InpaintMode
     """Build generator ``name`` with its default config, the tiny test config if ``tiny``,
     and ``overrides`` on top."""
     cls = _lookup(MODELS, name, "model")
+    values = {**(cls.tiny if tiny else {}), **overrides}
+    return cls(config_from_dict(cls.config_class, values))
+
+
+def create_stylizer(name: str, tiny: bool = False, **overrides: Any) -> nn.Module:
+    cls = _lookup(STYLIZERS, name, "stylizer")
     values = {**(cls.tiny if tiny else {}), **overrides}
     return cls(config_from_dict(cls.config_class, values))
 
