@@ -43,13 +43,14 @@ def train(
 def check_model_config(name: str, tiny: bool, model_args: dict) -> int:
     """The generator's parameter count, counted before anything is allocated; a one-line
     error (exit 2) for an unknown option or a model over the size limit."""
-    from inpaintkit.models import MODELS
+    from inpaintkit.models import MODELS, STYLIZERS
     from inpaintkit.models.base import config_from_dict
     from inpaintkit.models.serialization import check_model_size
 
-    if name not in MODELS:
-        raise InpaintError(f"unknown model '{name}' (known: {', '.join(sorted(MODELS))})")
-    cls = MODELS[name]
+    table = {**MODELS, **STYLIZERS}
+    if name not in table:
+        raise InpaintError(f"unknown model '{name}' (known: {', '.join(sorted(table))})")
+    cls = table[name]
     try:
         config = config_from_dict(cls.config_class, {**(cls.tiny if tiny else {}), **(model_args or {})})
     except (TypeError, ValueError) as exc:

@@ -37,7 +37,8 @@ class TrainConfig:
     size: int = 256
     crop_mode: str = "crop"  # crop | resize
     # training masks: "mixed" (strokes with p = free_form_prob, else a box; sometimes
-    # both) or "deepfill" (DeepFill v2's official box OR strokes at every step)
+    # both) or "deepfill" (DeepFill v2's official box OR strokes at every step); "full":
+    # all ones (methods that generate the whole image: stylization)
     masks: str = "mixed"
     free_form_prob: float = 0.7  # "mixed": the rest are box masks
     num_workers: int = 1

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
@@ -93,8 +94,10 @@ def build_dataset(cfg: TrainConfig, coarse: str | None = None):
         masks = deepfill_mask
     elif cfg.masks == "mixed":
         masks = MixedMaskGenerator(cfg.size, p_free_form=cfg.free_form_prob)
+    elif cfg.masks == "full":
+        masks = whole_image_mask
     else:
-        raise InpaintError(f"unknown masks '{cfg.masks}' (mixed, deepfill)")
+        raise InpaintError(f"unknown masks '{cfg.masks}' (mixed, deepfill, full)")
     dataset = ImageFolderDataset(cfg.data, size=cfg.size, masks=masks, mode=cfg.crop_mode,
                                  seed=cfg.seed, coarse=coarse)
     if not cfg.pool:
@@ -113,6 +116,12 @@ def build_dataset(cfg: TrainConfig, coarse: str | None = None):
 
     return FixedPool(dataset, cfg.pool, cfg.run_dir / "pool", key, seed=cfg.seed,
                      workers=max(1, cfg.num_workers), progress=progress)
+
+
+def whole_image_mask(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    """``masks: full``: every pixel is output (methods that generate the whole image, such
+    as stylization); module-level so that spawned data workers can pickle it."""
+    return np.ones((h, w), dtype=bool)
 
 
 @dataclass

@@ -5,12 +5,14 @@ from inpaintkit.training.objectives.deepfill import DeepFillObjective
 from inpaintkit.training.objectives.pconv import PConvObjective
 from inpaintkit.training.objectives.pic import PICObjective
 from inpaintkit.training.objectives.rn import RNObjective
+from inpaintkit.training.objectives.stylize import StylizeObjective
 
 OBJECTIVES: dict[str, type[Objective]] = {
     "deepfill": DeepFillObjective,
     "rn": RNObjective,
     "pconv": PConvObjective,
     "pic": PICObjective,
+    "stylize": StylizeObjective,  # not inpainting: fast stylization (models.STYLIZERS)
 }
 
 __all__ = ["OBJECTIVES", "Objective"]
