@@ -29,7 +29,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from inpaintkit.commands import demo, evaluate, export, fill, masks, models, serve, train
+from inpaintkit.commands import demo, evaluate, export, fill, masks, models, serve, stylize, train
 from inpaintkit.commands.options import GROUP_SETTINGS
 from inpaintkit.errors import InpaintError
 
@@ -130,6 +130,7 @@ app.command("demo")(demo.demo)
 app.command("train")(train.train)
 app.command("eval")(evaluate.evaluate)
 app.command("serve")(serve.serve)
+app.add_typer(stylize.stylize_app, name="stylize")
 
 
 def main(argv: list[str] | None = None) -> None:
