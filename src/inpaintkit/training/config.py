@@ -28,6 +28,13 @@ class TrainConfig:
     # fine-tuning: generator weights to start from (a checkpoint / weights folder holding
     # model.safetensors, or a .safetensors file); ignored when resuming
     init: str = ""
+    # init from a model with fewer input channels (e.g. DeepFill v2 in_extra 0 -> 1, a
+    # sketch channel): the first convs' new input channels start at zero weights, so the
+    # model equals the given one while those inputs are zero; other mismatches stay errors
+    init_expand_inputs: bool = False
+    # fine-tuning: discriminator weights to start from (a training checkpoint folder, its
+    # "discriminator." tensors; expanded as above when init_expand_inputs); "" = fresh
+    init_discriminator: str = ""
     discriminator: str | None = "sn_patchgan"
     disc_args: dict[str, Any] = field(default_factory=dict)
     objective_args: dict[str, Any] = field(default_factory=dict)

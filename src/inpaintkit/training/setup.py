@@ -26,11 +26,11 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from inpaintkit.errors import InpaintError
-from inpaintkit.io import read_state_dict
 from inpaintkit.models.serialization import registry_name
 from inpaintkit.training import checkpoint as ckpt
 from inpaintkit.training import distributed as distr
 from inpaintkit.training.config import TrainConfig
+from inpaintkit.training.init import init_discriminator, init_generator
 from inpaintkit.training.objectives import OBJECTIVES, Objective
 
 
@@ -184,10 +184,13 @@ def setup_run(cfg: TrainConfig, resume: str | Path | None, info: distr.DistInfo)
         cpu_before = float(meta.get("cpu_seconds", 0.0))
         if meta.get("scaler"):
             scaler.load_state_dict(meta["scaler"])
-    elif cfg.init:  # a fresh run (not a resumed one) may start from given weights
-        _init_weights(generator, cfg.init)
-        if ema is not None:
-            ema.load_state_dict(generator.state_dict())
+    else:  # a fresh run (not a resumed one) may start from given weights
+        if cfg.init:
+            init_generator(generator, cfg.init, cfg.init_expand_inputs)
+            if ema is not None:
+                ema.load_state_dict(generator.state_dict())
+        if cfg.init_discriminator:
+            init_discriminator(discriminator, cfg.init_discriminator, cfg.init_expand_inputs)
 
     g_model: nn.Module = generator
     d_model = discriminator
@@ -237,26 +240,3 @@ def _worker_init(_worker_id: int) -> None:
     exist in the child.)"""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-
-
-def _init_weights(generator: nn.Module, source: str) -> None:
-    """Load generator weights for fine-tuning; any name or shape mismatch is an error."""
-    path = Path(source)
-    if not path.exists():
-        raise InpaintError(f"init: {source} does not exist")
-    if path.is_dir():
-        path = path / "model.safetensors"
-    if path.suffix != ".safetensors":
-        raise InpaintError(f"init: expected a .safetensors file or a folder holding one, got {source}")
-    state = read_state_dict(path)
-    own = generator.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    if missing or unexpected or wrong:
-        first = (missing or unexpected or wrong)[0]
-        raise InpaintError(
-            f"init: {path} does not fit the model ({len(missing)} missing, {len(unexpected)} "
-            f"unexpected, {len(wrong)} wrong-shaped tensors, e.g. '{first}')"
-        )
-    generator.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
