@@ -4,6 +4,9 @@ Single: ``inpaintkit fill IMAGE --mask MASK -o OUT [--samples K]`` writes OUT, o
 K > 1 ``OUT_0 .. OUT_{K-1}`` (same suffix). Any bad input ends as one ``error:`` line and
 exit code 2, before anything is written.
 
+``--sketch S.png`` (single mode; white strokes on black, the image's size) guides a model with
+a sketch channel inside the hole; any problem with it is an error before anything is written.
+
 EXIF: images are read as shown (their EXIF orientation applied). A mask drawn on the
 stored, unrotated pixels of such a photo is refused with a message naming the orientation;
 ``--mask-exif`` applies the image's orientation to the mask (``--resize-mask`` would
@@ -111,6 +114,16 @@ def _load_pair(image_path: Path, mask_path: Path, max_pixels: int | None, mask_m
     return image, fit_mask(mask, image.shape[:2], resize_mask, f"{mask_path}: mask", image_path.name, hint)
 
 
+def _load_sketch(path: Path, max_pixels: int | None) -> np.ndarray:
+    """The sketch file as (H,W) bool, True = stroke (white > 127, as a mask is read)."""
+    from inpaintkit.io import read_mask
+
+    try:
+        return read_mask(path, mode="luminance", max_pixels=max_pixels)
+    except InpaintError as exc:
+        raise type(exc)(f"sketch: {exc}") from None
+
+
 def _shown_size(path: Path) -> tuple[int, int] | None:
     """(W, H) of ``path`` as read (EXIF orientation applied), None when unreadable."""
     from inpaintkit.io.read import stored_size
@@ -208,6 +221,10 @@ def fill(
     allow_untrained: Annotated[
         bool, typer.Option("--allow-untrained", help="A network name without shipped weights gets random weights.")
     ] = False,
+    sketch: Annotated[
+        Path | None, typer.Option("--sketch", help="Sketch image, white strokes on black, the image's size: "
+                                                   "guides a model with a sketch channel (single mode).")
+    ] = None,
 ) -> None:
     """Fill the holes (white in the mask) of an image, or of a folder of images."""
     mask_mode = _mask_mode(mask_mode, mask_alpha)
@@ -217,6 +234,8 @@ def fill(
             raise InpaintError("give either IMAGE --mask MASK or --input DIR --masks DIR, not both")
         if input_dir is None or masks_dir is None or output is None:
             raise InpaintError("batch mode needs --input DIR, --masks DIR and --output DIR")
+        if sketch is not None:
+            raise InpaintError("--sketch is for one image (IMAGE --mask MASK --sketch S)")
         _fill_folder(input_dir, masks_dir, output, model=model, samples=samples, seed=seed,
                      device=device, strategy=strategy, dilate=dilate, resize_mask=resize_mask,
                      mask_mode=mask_mode, max_pixels=max_pixels, overwrite=overwrite,
@@ -232,25 +251,31 @@ def fill(
 
     # Cheap checks first, the output folder last: a failed run creates nothing.
     targets = sample_paths(output, samples)
+    inputs = (image, mask) if sketch is None else (image, mask, sketch)
     for target in targets:
-        _check_output(target, (image, mask), create=False, folder_checks=False)
+        _check_output(target, inputs, create=False, folder_checks=False)
     exif_notes: list[str] = []
     pixels, hole = _load_pair(image, mask, max_pixels, mask_mode, resize_mask, mask_exif, exif_notes)
+    strokes = _load_sketch(sketch, max_pixels) if sketch is not None else None
     inpainter = make_inpainter(model, device=device, strategy=strategy, max_pixels=max_pixels,
                                allow_untrained=allow_untrained)
     _check_samples(inpainter, samples)
+    if strokes is not None:  # size and model checked before any folder is created
+        from inpaintkit.inference.sketch import sketch_strokes
+
+        strokes = sketch_strokes(strokes, pixels.shape[:2], inpainter.model_name, inpainter.model.sketch_channels)
     for target in targets:
-        _check_output(target, (image, mask), create=True)
+        _check_output(target, inputs, create=True)
     for note in [*inpainter.load_notes, *exif_notes]:
         _say(f"note: {note}", stderr=True)
     check_memory(inpainter, pixels, hole, samples)
-    results = inpainter.inpaint(pixels, hole, samples=samples, seed=seed, dilate=dilate)
+    results = inpainter.inpaint(pixels, hole, samples=samples, seed=seed, dilate=dilate, sketch=strokes)
     for note in inpainter.notes:
         _say(f"note: {image.name}: {note}", stderr=True)
     if output.suffix.lower() in (".jpg", ".jpeg", ".webp"):
         _say(f"note: {output.suffix} is lossy: known pixels are not kept exactly (use .png)", stderr=True)
     for target, result in zip(targets, results, strict=True):
-        write_image(target, result, inputs=(image, mask))
+        write_image(target, result, inputs=inputs)
     used = f", strategy {inpainter.last_strategy}" if inpainter.last_strategy else ""
     _say(f"wrote {', '.join(str(t) for t in targets)} (model {inpainter.model_name}{used})")
 

@@ -43,6 +43,11 @@ Samples: pluralistic models (``model.pluralistic``) give K different results fro
 ...; for deterministic models ``samples > 1`` is an :class:`InpaintError` (K identical
 copies would only hide that there is no diversity). ``seed`` makes every run reproducible,
 except for stochastic ONNX exports (ONNX Runtime draws its own random numbers).
+
+Sketch (guided models, ``sketch_channels`` > 0): an (H,W) stroke map
+(:mod:`inpaintkit.inference.sketch`) that travels exactly as the mask does: padded by
+reflection, resized conservatively (a small pixel is a stroke when any of it was) and
+cropped with each window; the model uses it inside the hole only.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ from torch import nn
 from inpaintkit.conventions import image_to_tensor, mask_to_tensor
 from inpaintkit.errors import InpaintError, ModelFailed
 from inpaintkit.inference.device import resolve_device
+from inpaintkit.inference.sketch import sketch_strokes
 from inpaintkit.inference.weights import LoadedModel, resolve_model
 from inpaintkit.inference.windows import Window, pad_to, plan_windows
 from inpaintkit.models.base import GeneratorProtocol
@@ -190,11 +196,15 @@ class Inpainter:
         samples: int = 1,
         seed: int | None = None,
         dilate: int = 0,
+        sketch: np.ndarray | torch.Tensor | None = None,
     ) -> list[np.ndarray]:
         """``samples`` completions (H,W,3) uint8 of ``image`` (H,W,3) uint8 where ``mask``
-        (H,W) bool (True/nonzero = hole, grown by ``dilate`` pixels) is filled."""
+        (H,W) bool (True/nonzero = hole, grown by ``dilate`` pixels) is filled;
+        ``sketch``: strokes guiding a model with sketch channels (module docstring)."""
         self.notes = []
         image, hole = self._check(image, mask, samples, dilate)
+        if sketch is not None:
+            sketch = sketch_strokes(sketch, hole.shape, self.model_name, self.model.sketch_channels)
         if dilate:
             kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate + 1, 2 * dilate + 1))
             hole = cv2.dilate(hole.astype(np.uint8), kernel) > 0
@@ -207,11 +217,11 @@ class Inpainter:
         strategy = self._choose(image.shape[0], image.shape[1], hole)
         self.last_strategy = strategy
         if strategy == "full":
-            preds = self._predict(image, hole, samples, seed)
+            preds = self._predict(image, hole, samples, seed, sketch)
         elif strategy == "resize":
-            preds = self._resized(image, hole, samples, seed)
+            preds = self._resized(image, hole, samples, seed, sketch)
         else:
-            preds = self._cropped(image, hole, samples, seed)
+            preds = self._cropped(image, hole, samples, seed, sketch)
         return [_composite_uint8(p, image, hole) for p in preds]
 
     def estimate_peak_bytes(self, image_shape: tuple[int, ...], hole: np.ndarray, samples: int = 1) -> dict:
@@ -298,7 +308,7 @@ class Inpainter:
         return torch.Generator(device=dev).manual_seed(int(seed))
 
     def _predict(self, image: np.ndarray, hole: np.ndarray, samples: int,
-                 seed: int | None) -> list[np.ndarray]:
+                 seed: int | None, sketch: np.ndarray | None = None) -> list[np.ndarray]:
         """Raw predictions (not composited) for the whole of ``image``: K (H,W,3) uint8."""
         if self.classical:
             return [self.model.inpaint_array(image, hole)] * samples  # type: ignore[attr-defined]
@@ -310,6 +320,8 @@ class Inpainter:
         if self.model.coarse_input is not None:
             # The classical coarse input, on the same padded uint8 image the model sees.
             extra["coarse"] = coarse_batch(padded, padded_hole, self.model.coarse_input).to(self.device)
+        if sketch is not None:  # padded like the mask: the strokes stay on their pixels
+            extra["sketch"] = mask_to_tensor(pad_to(sketch, self.multiple)).to(self.device)
         with torch.inference_mode():
             if self.pluralistic and samples > 1:
                 outs = list(self.model.sample(x, k, samples, generator=self._generator(seed))[0])
@@ -337,36 +349,39 @@ class Inpainter:
         return results
 
     def _scaled_predict(self, image: np.ndarray, hole: np.ndarray, samples: int,
-                        seed: int | None) -> list[np.ndarray]:
+                        seed: int | None, sketch: np.ndarray | None = None) -> list[np.ndarray]:
         """Predict at about native_size^2 pixels when larger; results at the input size."""
         h, w = hole.shape
         scale = min(1.0, self.native_size / math.sqrt(h * w))
         if scale >= 1.0:
-            return self._predict(image, hole, samples, seed)
+            return self._predict(image, hole, samples, seed, sketch)
         sh, sw = max(1, round(h * scale)), max(1, round(w * scale))
         small = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA)
         # Area-averaged mask > 0: a small pixel is a hole when any of it was one, so no
         # hole pixel of the input is ever treated as known context.
         small_hole = cv2.resize(hole.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) > 0
-        preds = self._predict(small, small_hole, samples, seed)
+        if sketch is not None:  # the same rule: a thin stroke survives the shrinking
+            sketch = cv2.resize(sketch.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) > 0
+        preds = self._predict(small, small_hole, samples, seed, sketch)
         return [cv2.resize(p, (w, h), interpolation=cv2.INTER_CUBIC) for p in preds]
 
     def _resized(self, image: np.ndarray, hole: np.ndarray, samples: int,
-                 seed: int | None) -> list[np.ndarray]:
+                 seed: int | None, sketch: np.ndarray | None = None) -> list[np.ndarray]:
         if self.native_size ** 2 >= hole.size:
             self._note("image is not larger than the native size: resize strategy runs at full size")
-        return self._scaled_predict(image, hole, samples, seed)
+        return self._scaled_predict(image, hole, samples, seed, sketch)
 
     def _plan_windows(self, hole: np.ndarray) -> list[Window]:
         return plan_windows(hole, self._margin())
 
     def _cropped(self, image: np.ndarray, hole: np.ndarray, samples: int,
-                 seed: int | None) -> list[np.ndarray]:
+                 seed: int | None, sketch: np.ndarray | None = None) -> list[np.ndarray]:
         results = [image.copy() for _ in range(samples)]
         windows = self._plan_windows(hole)
         for wd in windows:
             region = (slice(wd.y0, wd.y1), slice(wd.x0, wd.x1))
-            preds = self._scaled_predict(image[region], hole[region], samples, seed)
+            part = None if sketch is None else sketch[region]
+            preds = self._scaled_predict(image[region], hole[region], samples, seed, part)
             for result, pred in zip(results, preds, strict=True):
                 result[region][wd.own] = pred[wd.own]
         if len(windows) > 1:

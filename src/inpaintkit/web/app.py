@@ -9,9 +9,11 @@ uvicorn; tests use FastAPI's ``TestClient`` on it). Endpoints (OpenAPI at ``/doc
   pluralistic (several different results per request) or untrained, and the server limits.
 * ``POST /api/inpaint`` - multipart form: ``image`` and ``mask`` files, optional ``model``,
   ``seed``, ``samples``, ``strategy``, ``mask_mode``, ``resize_mask``, ``dilate``,
-  ``format``. **Response choice**: one result comes back as the PNG itself
-  (``image/png``, with ``X-Inpaintkit-Model`` / ``X-Inpaintkit-Strategy`` headers), which
-  any HTTP client can save as it is; several results (``samples > 1``) come back as JSON
+  ``format``, and ``sketch`` (a file of the image's size, white strokes: guides a model
+  with a sketch channel inside the hole; 422 for another model or size).
+  **Response choice**: one result comes back as the PNG itself (``image/png``, with
+  ``X-Inpaintkit-Model`` / ``X-Inpaintkit-Strategy`` headers), which any HTTP client
+  can save as it is; several results (``samples > 1``) come back as JSON
   ``{"images": [base64 PNG, ...], "model", "strategy", "notes", "width", "height"}``, since
   one HTTP response holds one body. ``format=json`` asks for the JSON form for one result
   too (the page uses it, to get the notes along). Results are PNG: lossless, so pixels
@@ -231,6 +233,8 @@ def _add_inpaint_route(app: FastAPI, catalog: ModelCatalog, work: WorkQueue, set
         dilate: Annotated[int, Form(ge=0, le=64, description="Grow the hole by this many pixels.")] = 0,
         format: Annotated[Literal["auto", "json"], Form(
             description="auto: PNG for one result, JSON for several; json: always JSON.")] = "auto",
+        sketch: Annotated[UploadFile | None, File(description="Optional, same size: white strokes guide a model "
+                                                              "with a sketch channel inside the hole.")] = None,
     ) -> Response:
         name = model or catalog.default
         try:
@@ -238,7 +242,9 @@ def _add_inpaint_route(app: FastAPI, catalog: ModelCatalog, work: WorkQueue, set
         except UnknownModel as exc:
             raise NotFound(str(exc)) from None
         job = Job(await image.read(), await mask.read(), _upload_name("image", image), _upload_name("mask", mask),
-                  name, strategy, samples, seed, dilate, mask_mode, resize_mask)
+                  name, strategy, samples, seed, dilate, mask_mode, resize_mask,
+                  None if sketch is None else await sketch.read(),
+                  "sketch" if sketch is None else _upload_name("sketch", sketch))
         started = time.monotonic()
         work_item = functools.partial(run_job, job, catalog, settings.max_pixels, settings.memory)
         done = await _execute(work, work_item, settings.timeout)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from inpaintkit.errors import LoadFailed, TooLarge
+from inpaintkit.inference.sketch import sketch_strokes
 from inpaintkit.io import decode_image_bytes, decode_mask_bytes, fit_mask
 from inpaintkit.web.catalog import ModelCatalog, ModelLoadError
 from inpaintkit.web.limits import MemoryBudget
@@ -33,6 +34,8 @@ class Job:
     dilate: int
     mask_mode: str
     resize_mask: bool
+    sketch: bytes | None = None  # white strokes (> 127) on black or transparent, the image's size
+    sketch_name: str = "sketch"
 
 
 @dataclass
@@ -72,6 +75,10 @@ def run_job(job: Job, catalog: ModelCatalog, max_pixels: int | None, memory: Mem
         inpainter = catalog.inpainter(job.model, job.strategy)
     except ModelLoadError as exc:  # the server's model, not the request, is at fault
         raise LoadFailed(str(exc)) from None
+    strokes = None
+    if job.sketch is not None:  # read as a mask is (white = stroke); 422 when it does not fit
+        strokes = decode_mask_bytes(job.sketch, job.sketch_name, mode="luminance", max_pixels=max_pixels)
+        strokes = sketch_strokes(strokes, hole.shape, inpainter.model_name, inpainter.model.sketch_channels)
     need = 0
     if memory is not None:
         estimate = inpainter.estimate_peak_bytes(image.shape, hole, job.samples)
@@ -86,7 +93,8 @@ def run_job(job: Job, catalog: ModelCatalog, max_pixels: int | None, memory: Mem
             )
         memory.acquire(need)
     try:
-        results = inpainter.inpaint(image, hole, samples=job.samples, seed=job.seed, dilate=job.dilate)
+        results = inpainter.inpaint(image, hole, samples=job.samples, seed=job.seed, dilate=job.dilate,
+                                    sketch=strokes)
     finally:
         if memory is not None:
             memory.release(need)

@@ -5,7 +5,9 @@
 
 const $ = (id) => document.getElementById(id);
 const MASK_COLOR = "#ff2d55";
-const MEMORY_FOR_UNDO = 256 * 1024 * 1024; // bytes of mask snapshots kept for undo
+const SKETCH_COLOR = "#00e5ff";
+const SKETCH_SCREEN_PX = 2; // the pen's width on screen: thin, like the training sketches
+const MEMORY_FOR_UNDO = 256 * 1024 * 1024; // bytes of mask + sketch snapshots kept for undo
 
 const state = {
   input: null, // Blob sent as the image: the opened file, or a result being reworked
@@ -29,6 +31,10 @@ const imageCanvas = $("image-canvas");
 const maskCanvas = $("mask-canvas");
 const imageCtx = imageCanvas.getContext("2d");
 const maskCtx = maskCanvas.getContext("2d", { willReadFrequently: true });
+// The sketch (strokes guiding models with a sketch channel) has its own canvas, stacked
+// above the mask and sent as its own white-on-black PNG; undo covers both canvases.
+const sketchCanvas = $("sketch-canvas");
+const sketchCtx = sketchCanvas.getContext("2d", { willReadFrequently: true });
 
 // --- messages ----------------------------------------------------------------------------
 
@@ -138,12 +144,13 @@ async function openImage(blob, name) {
   state.beforeUrl = url;
   state.width = w;
   state.height = h;
-  for (const c of [imageCanvas, maskCanvas]) {
+  for (const c of [imageCanvas, maskCanvas, sketchCanvas]) {
     c.width = w;
     c.height = h;
   }
   imageCtx.drawImage(img, 0, 0);
   maskCtx.clearRect(0, 0, w, h);
+  sketchCtx.clearRect(0, 0, w, h);
   state.undo = [];
   state.redo = [];
   $("stage").classList.remove("empty");
@@ -159,12 +166,20 @@ function stem(name) {
 // --- painting the mask -------------------------------------------------------------------
 
 function undoDepth() {
-  const bytes = Math.max(1, state.width * state.height * 4);
+  const bytes = Math.max(1, state.width * state.height * 8); // two RGBA canvases
   return Math.max(5, Math.min(50, Math.floor(MEMORY_FOR_UNDO / bytes)));
 }
 
 function snapshot() {
-  return maskCtx.getImageData(0, 0, state.width, state.height);
+  return {
+    mask: maskCtx.getImageData(0, 0, state.width, state.height),
+    sketch: sketchCtx.getImageData(0, 0, state.width, state.height),
+  };
+}
+
+function restore(shot) {
+  maskCtx.putImageData(shot.mask, 0, 0);
+  sketchCtx.putImageData(shot.sketch, 0, 0);
 }
 
 function pushUndo() {
@@ -176,14 +191,14 @@ function pushUndo() {
 function undo() {
   if (!state.undo.length) return;
   state.redo.push(snapshot());
-  maskCtx.putImageData(state.undo.pop(), 0, 0);
+  restore(state.undo.pop());
   updateButtons();
 }
 
 function redo() {
   if (!state.redo.length) return;
   state.undo.push(snapshot());
-  maskCtx.putImageData(state.redo.pop(), 0, 0);
+  restore(state.redo.pop());
   updateButtons();
 }
 
@@ -191,6 +206,7 @@ function clearMask() {
   if (!hasImage()) return;
   pushUndo();
   maskCtx.clearRect(0, 0, state.width, state.height);
+  sketchCtx.clearRect(0, 0, state.width, state.height);
   updateButtons();
 }
 
@@ -214,18 +230,29 @@ function toImage(event) {
   return { x: (event.clientX - rect.left) * s, y: (event.clientY - rect.top) * s };
 }
 
+function stroke(ctx, from, to, color, width, erase) {
+  ctx.save();
+  ctx.globalCompositeOperation = erase ? "destination-out" : "source-over";
+  ctx.strokeStyle = color;
+  ctx.lineWidth = width;
+  ctx.lineCap = "round";
+  ctx.lineJoin = "round";
+  ctx.beginPath();
+  ctx.moveTo(from.x, from.y);
+  ctx.lineTo(to.x, to.y);
+  ctx.stroke();
+  ctx.restore();
+}
+
 function paint(from, to) {
-  maskCtx.save();
-  maskCtx.globalCompositeOperation = state.tool === "eraser" ? "destination-out" : "source-over";
-  maskCtx.strokeStyle = MASK_COLOR;
-  maskCtx.lineWidth = brushPixels();
-  maskCtx.lineCap = "round";
-  maskCtx.lineJoin = "round";
-  maskCtx.beginPath();
-  maskCtx.moveTo(from.x, from.y);
-  maskCtx.lineTo(to.x, to.y);
-  maskCtx.stroke();
-  maskCtx.restore();
+  // Brush paints the hole, the sketch pen thin lines; the eraser removes both.
+  if (state.tool === "sketch") {
+    stroke(sketchCtx, from, to, SKETCH_COLOR, Math.max(1, SKETCH_SCREEN_PX * scale()), false);
+    return;
+  }
+  const erase = state.tool === "eraser";
+  stroke(maskCtx, from, to, MASK_COLOR, brushPixels(), erase);
+  if (erase) stroke(sketchCtx, from, to, SKETCH_COLOR, brushPixels(), true);
 }
 
 function moveCursor(event) {
@@ -272,27 +299,32 @@ maskCanvas.addEventListener("pointerleave", () => {
 
 function setTool(tool) {
   state.tool = tool;
-  for (const id of ["brush", "eraser"]) {
+  for (const id of ["brush", "sketch", "eraser"]) {
     $(id).classList.toggle("active", id === tool);
     $(id).setAttribute("aria-pressed", String(id === tool));
   }
 }
 
-function maskIsEmpty() {
-  const data = snapshot().data;
+function isEmpty(ctx) {
+  const data = ctx.getImageData(0, 0, state.width, state.height).data;
   for (let i = 3; i < data.length; i += 4) {
     if (data[i] >= 128) return false;
   }
   return true;
 }
 
-function maskPng() {
-  // Painted pixels -> white, the rest -> black; opaque, the format any client can send.
+function maskIsEmpty() {
+  return isEmpty(maskCtx);
+}
+
+function whitePng(canvas) {
+  // Painted pixels -> white, the rest -> black; opaque, the format any client can send
+  // (the mask: white = hole; the sketch: white = stroke).
   const white = document.createElement("canvas");
   white.width = state.width;
   white.height = state.height;
   const wctx = white.getContext("2d");
-  wctx.drawImage(maskCanvas, 0, 0);
+  wctx.drawImage(canvas, 0, 0);
   wctx.globalCompositeOperation = "source-in";
   wctx.fillStyle = "#fff";
   wctx.fillRect(0, 0, white.width, white.height);
@@ -333,7 +365,8 @@ async function run(append) {
   const model = currentModel();
   const form = new FormData();
   form.append("image", state.input, state.inputName);
-  form.append("mask", await maskPng(), "mask.png");
+  form.append("mask", await whitePng(maskCanvas), "mask.png");
+  if (!isEmpty(sketchCtx)) form.append("sketch", await whitePng(sketchCanvas), "sketch.png");
   form.append("format", "json");
   if (model) {
     form.append("model", model.name);
@@ -477,6 +510,7 @@ $("brush-size").addEventListener("input", (event) => {
 });
 $("brush").addEventListener("click", () => setTool("brush"));
 $("eraser").addEventListener("click", () => setTool("eraser"));
+$("sketch").addEventListener("click", () => setTool("sketch"));
 $("undo").addEventListener("click", undo);
 $("redo").addEventListener("click", redo);
 $("clear").addEventListener("click", clearMask);
@@ -505,6 +539,7 @@ document.addEventListener("keydown", (event) => {
     redo();
   } else if (!mod && key === "b") setTool("brush");
   else if (!mod && key === "e") setTool("eraser");
+  else if (!mod && key === "s") setTool("sketch");
   else if (!mod && (key === "[" || key === "]")) {
     const slider = $("brush-size");
     slider.value = String(Number(slider.value) + (key === "]" ? 5 : -5));
