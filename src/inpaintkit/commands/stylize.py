@@ -100,8 +100,12 @@ def train(
 def _check_model_target(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise InpaintError(f"--out {out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise InpaintError(f"--out {out}: exists and is not empty (use --overwrite to replace the model)")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise InpaintError(f"--out {out}: exists and is not empty (use --overwrite to replace the model)")
+        others = sorted(p.name for p in out.iterdir() if p.name not in ("config.json", "model.safetensors"))
+        if others:  # save_model replaces a model folder, nothing else (checked before training)
+            raise InpaintError(f"--out {out}: holds files that are not a model ({', '.join(others[:3])})")
     parent = out.parent if str(out.parent) else Path(".")
     if parent.exists() and not os.access(parent, os.W_OK | os.X_OK):
         raise InpaintError(f"--out {out}: folder {parent} is not writable")
@@ -117,10 +121,6 @@ def _export(checkpoint: Path, out: Path, style: Path, title: str, fp16: bool) ->
     model, meta = load_checkpoint(checkpoint, kind="stylizer")
     state = json.loads((checkpoint / "state.json").read_text())
     cfg = state.get("config", {})
-    if out.is_dir() and any(out.iterdir()):
-        import shutil
-
-        shutil.rmtree(out)  # --overwrite was given (checked before training)
     save_model(model, out, dtype=torch.float16 if fp16 else None, metadata={
         "style_image": style.name, "style_painting": title, "norm": model.config.norm, "steps": state.get("step"),
         "cpu_minutes": round(float(state.get("cpu_seconds", 0.0)) / 60, 2), "crop_size": cfg.get("size"),
