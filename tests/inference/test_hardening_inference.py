@@ -19,7 +19,8 @@ from inpaintkit.inference import Inpainter
 from inpaintkit.inference.weights import load_model
 from inpaintkit.models import create_model
 from inpaintkit.models.base import GeneratorProtocol
-from inpaintkit.models.serialization import count_parameters, save_model
+from inpaintkit.models.serialization import save_model
+from inpaintkit.models.size import count_parameters
 
 
 @pytest.fixture()

@@ -45,7 +45,7 @@ def check_model_config(name: str, tiny: bool, model_args: dict) -> int:
     error (exit 2) for an unknown option or a model over the size limit."""
     from inpaintkit.models import MODELS, STYLIZERS
     from inpaintkit.models.base import config_from_dict
-    from inpaintkit.models.serialization import check_model_size
+    from inpaintkit.models.size import check_model_size
 
     table = {**MODELS, **STYLIZERS}
     if name not in table:

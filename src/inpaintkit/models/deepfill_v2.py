@@ -44,17 +44,12 @@ Differences from the official code (documented choices):
 ``gated=False`` replaces every gated conv by a plain conv + ELU with the same number of
 output features (no gate branch, about half the parameters): the ``deepfill_v2_vanilla``
 ablation. ``partial=True`` (with ``gated=False``) makes every one a partial convolution +
-ELU with the same widths and weights count (``deepfill_v2_partial``, the paper's other
-baseline): one valid mask ``1 - m`` shared by all channels, updated by the rule of Liu et
-al. and carried along each branch (upsampled with the features in the "deconvs"). Both
-stages start from the hole as invalid, so, as the DeepFill v2 paper argues of partial
-convolution, content inside the hole (the coarse result, a sketch) is multiplied by zero in
-the first layer and never reaches the rest (the coarse stage still learns from its own L1
-term). After the attention layer every position holds features, so its output branch
-starts all valid; the decoder carries the hallucination branch's mask (all valid by then at
-any practical hole). The flow of the attention layer from the last forward pass is kept
-(detached) in
-``self.last_flow`` ``(B, 2, H/4, W/4)`` for visualisation
+ELU, same widths and weights (``deepfill_v2_partial``, the paper's other baseline): one
+valid mask ``1 - m`` for all channels, updated by Liu et al.'s rule along each branch. As
+the DeepFill v2 paper argues, content inside the hole (the coarse result, a sketch) is then
+zeroed by the first layer of each stage; the attention output and the decoder start from
+all-valid / the hallucination branch's mask. The attention flow of the last forward pass
+is kept (detached) in ``self.last_flow`` ``(B, 2, H/4, W/4)`` for visualisation
 (``inpaintkit.layers.contextual_attention.flow_to_image``).
 """
 

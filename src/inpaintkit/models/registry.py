@@ -45,6 +45,11 @@ STYLIZERS: dict[str, type[nn.Module]] = {}
 STYLIZERS["stylizer"] = Stylizer
 
 
+def registered() -> dict[str, type]:
+    """Generators, discriminators and stylizers: one name space (the names differ)."""
+    return {**MODELS, **DISCRIMINATORS, **STYLIZERS}
+
+
 def _lookup(table: dict[str, type], name: str, what: str) -> type:
     if name not in table:
         known = ", ".join(sorted(table)) or "none"

@@ -16,7 +16,7 @@ Training writes checkpoints with :func:`save_model`; inference reads them with
 path may be the folder, its ``model.safetensors`` or its ``config.json``.
 
 Loading refuses, with one line, a config whose model would have over
-:data:`MAX_PARAMETERS` parameters (counted on the ``meta`` device, before anything is
+:data:`~inpaintkit.models.size.MAX_PARAMETERS` parameters (counted on the ``meta`` device, before anything is
 allocated) and weights holding NaN or Inf. Temporary folders carry the writer's pid, so a
 later save removes those of writers that no longer run (:func:`remove_leftovers`).
 """
@@ -32,11 +32,11 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.overrides import TorchFunctionMode
 
-from inpaintkit.errors import InpaintError, NotFound, TooLarge
+from inpaintkit.errors import InpaintError, NotFound
 from inpaintkit.models.base import InpaintModel, config_from_dict, config_to_dict
-from inpaintkit.models.registry import DISCRIMINATORS, MODELS, STYLIZERS
+from inpaintkit.models.registry import DISCRIMINATORS, MODELS, STYLIZERS, registered
+from inpaintkit.models.size import check_model_size
 from inpaintkit.tempfiles import pid_alive
 
 FORMAT = "inpaintkit"
@@ -46,25 +46,15 @@ WEIGHTS_FILE = "model.safetensors"
 _RESERVED = {"format", "version", "model", "config", "dtype"}
 _PICKLE_SUFFIXES = {".pt", ".pth", ".ckpt", ".bin", ".pkl", ".pickle", ".tar"}
 
-#: Largest model accepted from a config: 2 * 10^9 parameters (8 GB of fp32 weights; the
-#: networks here have 0.5-50 million). A config asking for more is a typo or an attack.
-MAX_PARAMETERS = 2_000_000_000
-
-
 # A checkpoint folder of a generator may hold its trained discriminator in this
 # subfolder (a checkpoint of its own), e.g. PIC-Net's, which ranks samples at inference.
 DISCRIMINATOR_DIR = "discriminator"
 
 
-def _registered() -> dict[str, type]:
-    """Generators, discriminators and stylizers: one name space (the names differ)."""
-    return {**MODELS, **DISCRIMINATORS, **STYLIZERS}
-
-
 def registry_name(model: nn.Module) -> str:
     """The registry name (:data:`MODELS` or :data:`DISCRIMINATORS`) of ``model``'s class
     (exact class first, then subclasses)."""
-    table = _registered()
+    table = registered()
     for name, cls in table.items():
         if type(model) is cls:
             return name
@@ -75,63 +65,6 @@ def registry_name(model: nn.Module) -> str:
         f"{type(model).__name__} is not a registered model (known: "
         f"{', '.join(sorted(table)) or 'none'}); only registered models can be saved"
     )
-
-
-_COUNTS: dict[tuple[str, Any], int] = {}
-
-
-class _NoInit(TorchFunctionMode):
-    """Skips weight initialisation and spectral norm's start-up normalisation while a model
-    is built on the ``meta`` device: their values do not exist there, and their meta
-    kernels are Python decompositions whose first call imports torch's compiler stack
-    (1.3 s of CPU for DeepFill v2, 3.3 s for PIC-Net, on every CLI start). Every skipped
-    call returns its input tensor (or, for the power iteration's ``mv`` / ``vdot``, an empty one), with
-    the shape the real call would give."""
-
-    SKIP = frozenset({"normal_", "uniform_", "trunc_normal_", "orthogonal_", "kaiming_normal_",
-                      "kaiming_uniform_", "xavier_uniform_", "xavier_normal_", "zeros_", "ones_",
-                      "constant_", "normalize"})
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
-        kwargs = kwargs or {}
-        name = getattr(func, "__name__", "")
-        if name in self.SKIP:
-            return args[0] if args else kwargs["tensor"] if "tensor" in kwargs else kwargs["input"]
-        if name == "mv":  # spectral norm's power iteration: (m, n) @ (n,) -> (m,)
-            return args[0].new_empty(args[0].shape[:1])
-        if name == "vdot":  # ... and its sigma estimate: a scalar
-            return args[0].new_empty(())
-        if name == "div" and isinstance(args[0], torch.Tensor) and args[0].dim() >= 1:
-            return args[0]  # ... and its normalisation by sigma (a scalar): same shape
-        return func(*args, **kwargs)
-
-
-def count_parameters(name: str, config: Any) -> int:
-    """Parameters of registry model ``name`` built from ``config`` (a dataclass), counted on
-    the ``meta`` device: no memory is allocated, so an absurd config costs nothing."""
-    try:
-        return _COUNTS[(name, config)]
-    except (KeyError, TypeError):  # TypeError: a config with unhashable fields
-        pass
-    with torch.device("meta"), _NoInit():
-        model = _registered()[name](config)
-    count = sum(p.numel() for p in model.parameters())
-    try:
-        _COUNTS[(name, config)] = count
-    except TypeError:
-        pass
-    return count
-
-
-def check_model_size(name: str, config: Any, limit: int = MAX_PARAMETERS, what: str = "model") -> int:
-    """The parameter count of ``name`` with ``config``; :class:`TooLarge` over ``limit``."""
-    count = count_parameters(name, config)
-    if count > limit:
-        raise TooLarge(
-            f"{what} {name} would have {count:,} parameters ({4 * count / 2**30:,.1f} GiB as float32), "
-            f"over the limit of {limit:,}; check its config ({config})"
-        )
-    return count
 
 
 def check_finite_state(path: Path | str, state: dict[str, torch.Tensor]) -> None:
@@ -335,7 +268,7 @@ def read_checkpoint_config(path: str | os.PathLike) -> dict[str, Any]:
             f"version <= {VERSION} (upgrade inpaintkit)"
         )
     name = info.get("model")
-    if name not in _registered():
+    if name not in registered():
         raise InpaintError(
             f"{config_path} names unknown model {name!r} (known: {', '.join(sorted(MODELS)) or 'none'})"
         )
