@@ -103,3 +103,22 @@ def test_apply_without_a_shipped_model_says_how_to_train(tmp_path, monkeypatch):
     src = _photo(tmp_path / "a.png")
     _one_line_error(runner.invoke(app, ["stylize", "apply", str(src), "-o", str(tmp_path / "b.png")]),
                     text="inpaintkit stylize train")
+
+
+def test_apply_with_the_shipped_model(tmp_path):
+    # The shipped default (IN, The Starry Night): a val-like photo comes out the same size,
+    # restyled towards the painting's blues (its mean blue-minus-red rises), not copied.
+    src_arr = np.zeros((60, 84, 3), np.uint8)
+    src_arr[:, :42] = (200, 120, 60)  # warm left half
+    src_arr[:, 42:] = (90, 160, 90)  # green right half
+    src = tmp_path / "photo.png"
+    Image.fromarray(src_arr).save(src)
+    out = tmp_path / "styled.png"
+    result = runner.invoke(app, ["stylize", "apply", str(src), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Starry Night" in result.output
+    styled = np.asarray(Image.open(out).convert("RGB")).astype(np.float64)
+    assert styled.shape == src_arr.shape
+    assert np.abs(styled - src_arr).mean() > 20
+    blue_minus_red = lambda a: float(a[..., 2].mean() - a[..., 0].mean())  # noqa: E731
+    assert blue_minus_red(styled) > blue_minus_red(src_arr.astype(np.float64)) + 20
