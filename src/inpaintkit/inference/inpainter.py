@@ -39,10 +39,11 @@ Strategies for images larger than the model's native size ``N`` (its training si
   of the image and there are at most 16 of them (each is one model call), else ``resize``.
 
 Samples: pluralistic models (``model.pluralistic``) give K different results from
-``model.sample``; models marked ``stochastic`` give K results from the seeds seed, seed+1,
-...; for deterministic models ``samples > 1`` is an :class:`InpaintError` (K identical
-copies would only hide that there is no diversity). ``seed`` makes every run reproducible,
-except for stochastic ONNX exports (ONNX Runtime draws its own random numbers).
+``model.sample``, best first when the model ships a discriminator (``ranking.py``); models
+marked ``stochastic`` give K results from the seeds seed, seed+1, ...; for deterministic
+models ``samples > 1`` is an :class:`InpaintError` (K identical copies would only hide that
+there is no diversity). ``seed`` makes every run reproducible, except for stochastic ONNX
+exports (ONNX Runtime draws its own random numbers).
 
 Sketch (guided models, ``sketch_channels`` > 0): an (H,W) stroke map
 (:mod:`inpaintkit.inference.sketch`) that travels exactly as the mask does: padded by
@@ -67,6 +68,7 @@ from inpaintkit.inference.device import resolve_device
 from inpaintkit.inference.sketch import sketch_strokes
 from inpaintkit.inference.weights import LoadedModel, resolve_model
 from inpaintkit.inference.windows import Window, pad_to, plan_windows
+from inpaintkit.io import DEFAULT_MAX_PIXELS
 from inpaintkit.models.base import GeneratorProtocol
 from inpaintkit.models.classical import coarse_batch
 from inpaintkit.models.serialization import registry_name
@@ -76,10 +78,6 @@ logger = logging.getLogger(__name__)
 STRATEGIES = ("auto", "crop", "resize", "full")
 DEFAULT_NATIVE_SIZE = 256
 MAX_AUTO_WINDOWS = 16  # auto: more separate hole groups than this -> one resized pass
-try:
-    from inpaintkit.io import DEFAULT_MAX_PIXELS
-except ImportError:  # pragma: no cover - io is part of the package
-    DEFAULT_MAX_PIXELS = 50_000_000
 
 
 def check_generator(model: object) -> GeneratorProtocol:
@@ -139,6 +137,9 @@ class Inpainter:
         self.model_name: str = loaded.name
         self.source: str = loaded.source
         self.load_notes: list[str] = list(loaded.notes)
+        # K > 1 samples come back best first by this discriminator's score, when there is one.
+        self.ranker = loaded.discriminator
+        self.last_scores: list[float] | None = None  # the ranker's scores, in output order
         self.strategy = strategy
         self.max_pixels = max_pixels
         meta = loaded.metadata
@@ -201,7 +202,7 @@ class Inpainter:
         """``samples`` completions (H,W,3) uint8 of ``image`` (H,W,3) uint8 where ``mask``
         (H,W) bool (True/nonzero = hole, grown by ``dilate`` pixels) is filled;
         ``sketch``: strokes guiding a model with sketch channels (module docstring)."""
-        self.notes = []
+        self.notes, self.last_scores = [], None
         image, hole = self._check(image, mask, samples, dilate)
         if sketch is not None:
             sketch = sketch_strokes(sketch, hole.shape, self.model_name, self.model.sketch_channels)
@@ -222,7 +223,15 @@ class Inpainter:
             preds = self._resized(image, hole, samples, seed, sketch)
         else:
             preds = self._cropped(image, hole, samples, seed, sketch)
-        return [_composite_uint8(p, image, hole) for p in preds]
+        results = [_composite_uint8(p, image, hole) for p in preds]
+        if self.ranker is not None and samples > 1:
+            from inpaintkit.inference.ranking import rank_results
+
+            order, scores = rank_results(self.ranker, results, hole, self.native_size)
+            results, self.last_scores = [results[i] for i in order], [scores[i] for i in order]
+            self._note(f"{samples} samples ranked by the discriminator, best first (scores "
+                       + ", ".join(f"{v:.3f}" for v in self.last_scores) + ")")
+        return results
 
     def estimate_peak_bytes(self, image_shape: tuple[int, ...], hole: np.ndarray, samples: int = 1) -> dict:
         """The peak memory :meth:`inpaint` would need (``inference/cost.py``), before any

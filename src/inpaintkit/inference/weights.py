@@ -26,7 +26,12 @@ import torch
 from inpaintkit.errors import InpaintError, NotFound
 from inpaintkit.inference.device import resolve_device
 from inpaintkit.models import MODELS, create_model
-from inpaintkit.models.serialization import CONFIG_FILE, load_checkpoint, read_checkpoint_config
+from inpaintkit.models.serialization import (
+    CONFIG_FILE,
+    load_checkpoint,
+    load_discriminator,
+    read_checkpoint_config,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +66,8 @@ class LoadedModel:
     source: str  # "registry", "classical", "default", "checkpoint", "onnx"
     notes: list[str] = dataclasses.field(default_factory=list)
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # The discriminator shipped beside a pluralistic model (ranks its samples), or None.
+    discriminator: Any = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,7 +168,7 @@ def resolve_model(name_or_path: str | os.PathLike, device: str | torch.device = 
         if shipped is not None and not allow_untrained:
             model, metadata = load_checkpoint(shipped, dev)
             return LoadedModel(model, key, "shipped", [f"{key}: shipped weights ({_trained_on(metadata)})"],
-                               metadata)
+                               metadata, _ranker(model, shipped, dev))
         if not allow_untrained:
             raise NotFound(
                 f"model '{key}' has no trained weights in this package: train it "
@@ -179,7 +186,13 @@ def resolve_model(name_or_path: str | os.PathLike, device: str | torch.device = 
         onnx = OnnxInpaintModel(path, device=dev)
         return LoadedModel(onnx, f"onnx:{path.name}", "onnx", [], dict(onnx.metadata))
     model, metadata = load_checkpoint(path, dev)
-    return LoadedModel(model, metadata["model"], "checkpoint", [], metadata)
+    folder = path if path.is_dir() else path.parent
+    return LoadedModel(model, metadata["model"], "checkpoint", [], metadata, _ranker(model, folder, dev))
+
+
+def _ranker(model: Any, folder: Path, device: torch.device) -> Any:
+    """The discriminator saved in ``folder/discriminator/`` for a pluralistic model."""
+    return load_discriminator(folder, device) if getattr(model, "pluralistic", False) else None
 
 
 def load_model(name_or_path: str | os.PathLike, device: str | torch.device = "cpu",

@@ -77,15 +77,15 @@ class PICDiscriminator(nn.Module):
         return self.score(self.act(self.last(out)))
 
 
-def rank_samples(samples: torch.Tensor, discriminator: nn.Module, mask: torch.Tensor,
-                 image: torch.Tensor | None = None) -> torch.Tensor:
-    """Order k completions per image by discriminator score, best first.
+def sample_scores(samples: torch.Tensor, discriminator: nn.Module, mask: torch.Tensor,
+                  image: torch.Tensor | None = None) -> torch.Tensor:
+    """The discriminator's score of each of k completions per image, (B,k) float.
 
     samples (B,k,3,H,W); mask (B,1,H,W), 1 = hole; image (B,3,H,W) optional: when given,
     samples are composited onto it first (as the official test does before scoring).
     The score of a sample is the mean of the discriminator's patch scores weighted by how
     much of each patch's cell is hole, so the known region (the same in every sample) does
-    not dilute it. Returns (B,k) long indices: ``samples[b, order[b, 0]]`` scores highest.
+    not dilute it. Higher is more real (LSGAN: real -> 1, fake -> 0).
     """
     b, k = samples.shape[:2]
     flat = samples.flatten(0, 1)
@@ -97,4 +97,11 @@ def rank_samples(samples: torch.Tensor, discriminator: nn.Module, mask: torch.Te
     weight = F.adaptive_avg_pool2d(hole, scores.shape[-2:]) + 1e-6
     score = (scores.mean(dim=1, keepdim=True) * weight).sum(dim=(1, 2, 3)) / weight.sum(
         dim=(1, 2, 3))
-    return score.view(b, k).argsort(dim=1, descending=True)
+    return score.view(b, k)
+
+
+def rank_samples(samples: torch.Tensor, discriminator: nn.Module, mask: torch.Tensor,
+                 image: torch.Tensor | None = None) -> torch.Tensor:
+    """Order k completions per image by :func:`sample_scores`, best first: (B,k) long
+    indices, ``samples[b, order[b, 0]]`` scores highest (the PIC paper's selection)."""
+    return sample_scores(samples, discriminator, mask, image).argsort(dim=1, descending=True)
