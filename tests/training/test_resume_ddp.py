@@ -84,7 +84,8 @@ def test_sigterm_checkpoints_and_exits_cleanly(image_dir, tmp_path):
             break
     proc.send_signal(signal.SIGTERM)
     rest, _ = proc.communicate(timeout=300)
-    assert proc.returncode == 0, "".join(lines) + rest
+    # 128 + 15: stopped by SIGTERM after writing its checkpoint (inpaintkit train --help).
+    assert proc.returncode == 143, "".join(lines) + rest
     latest = (tmp_path / "term" / "checkpoints" / "latest").read_text().strip()
     step = int(latest.split("_")[1])
     assert 3 <= step < 100000

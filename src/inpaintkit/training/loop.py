@@ -133,18 +133,34 @@ def _train_step(run: Run, batch: list[torch.Tensor], factor: float) -> tuple[dic
         run.scaler.scale(d_loss).backward()
         _clip(cfg, run.scaler, run.opt_d, run.discriminator)
         run.scaler.step(run.opt_d)
-    with torch.autocast(**amp):
-        g_loss, g_logs = objective.generator_loss(run.d_model, image, mask, out)
-    logs.update(g_logs)
-    losses.append(g_loss.detach())
-    run.opt_g.zero_grad(set_to_none=True)
-    run.scaler.scale(g_loss).backward()
+    # G's adversarial term needs gradients through D's activations, not D's weight
+    # gradients (they would be discarded: D has stepped). Freezing D skips that work, and
+    # the unwrapped D keeps DDP from all-reducing them.
+    frozen = _freeze(run.discriminator)
+    try:
+        with torch.autocast(**amp):
+            g_loss, g_logs = objective.generator_loss(run.discriminator, image, mask, out)
+        logs.update(g_logs)
+        losses.append(g_loss.detach())
+        run.opt_g.zero_grad(set_to_none=True)
+        run.scaler.scale(g_loss).backward()
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
     _clip(cfg, run.scaler, run.opt_g, run.generator)
     run.scaler.step(run.opt_g)
     run.scaler.update()
     if run.ema is not None:
         ema_update(run.ema, run.generator, cfg.ema)
     return logs, losses, (image, mask, inputs), out
+
+
+def _freeze(module: nn.Module | None) -> list[torch.nn.Parameter]:
+    """Turn off ``requires_grad`` on ``module``'s trainable parameters; returns them."""
+    params = [p for p in module.parameters() if p.requires_grad] if module is not None else []
+    for p in params:
+        p.requires_grad_(False)
+    return params
 
 
 def _loop(run: Run) -> Path:
