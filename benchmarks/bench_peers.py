@@ -71,6 +71,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import importlib.util
 import io
 import sys
 import time
@@ -196,8 +197,34 @@ def official_deepfill(root: Path) -> Side:
     return Side(g, d, forward, step, (opt_g, opt_d))
 
 
+@contextlib.contextmanager
+def _unused_torchvision() -> Iterator[None]:
+    """The official RN's ``networks.py`` starts with ``from torchvision.transforms import *``
+    and uses none of it; torchvision does not import with this machine's torch wheel. With
+    ``--rn-without-torchvision`` an empty ``torchvision.transforms`` stands in for that one
+    import (only when torchvision itself is absent) and is removed right after; any use of
+    it would fail loudly."""
+    if importlib.util.find_spec("torchvision") is not None:
+        yield
+        return
+    import types
+
+    pkg, sub = types.ModuleType("torchvision"), types.ModuleType("torchvision.transforms")
+    sub.__all__ = []
+    pkg.transforms = sub
+    sys.modules.update({"torchvision": pkg, "torchvision.transforms": sub})
+    try:
+        yield
+    finally:
+        del sys.modules["torchvision"], sys.modules["torchvision.transforms"]
+
+
+RN_WITHOUT_TORCHVISION = False  # set by --rn-without-torchvision
+
+
 def official_rn(root: Path) -> Side:
-    with official_import(root):
+    stand_in = _unused_torchvision() if RN_WITHOUT_TORCHVISION else contextlib.nullcontext()
+    with official_import(root), stand_in:
         networks = importlib.import_module("networks")
         g = networks.G_Net(input_channels=3, residual_blocks=8, threshold=0.8)
         d = networks.D_Net(in_channels=3, use_sigmoid=True)
@@ -415,7 +442,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     p.add_argument("--only", choices=sorted(PEERS), default=None)
     p.add_argument("--quick", action="store_true", help="smoke test: 128 px, batch 1, one repeat")
+    p.add_argument("--rn-without-torchvision", action="store_true",
+                   help="import the official RN with an empty stand-in for its unused torchvision import")
     args = p.parse_args(argv)
+    global RN_WITHOUT_TORCHVISION
+    RN_WITHOUT_TORCHVISION = args.rn_without_torchvision
     args.train_batch, args.train_size = 4, 256
     if args.quick:
         args.sizes, args.train_batch, args.train_size, args.repeats = [128], 1, 128, 1
