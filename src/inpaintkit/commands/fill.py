@@ -306,7 +306,7 @@ def _fill_folder(input_dir: Path, masks_dir: Path, output: Path, *, model: str, 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from inpaintkit.io import list_image_files, write_image
-    from inpaintkit.io.write import output_complete, remove_stale_temporaries
+    from inpaintkit.io.write import output_complete, prepare_output_folder
 
     images = list_image_files(input_dir, recursive=False)
     mask_files = list_image_files(masks_dir, recursive=False)
@@ -323,13 +323,7 @@ def _fill_folder(input_dir: Path, masks_dir: Path, output: Path, *, model: str, 
     inpainter = make_inpainter(model, device=device, strategy=strategy, max_pixels=max_pixels,
                                allow_untrained=allow_untrained)
     _check_samples(inpainter, samples)
-    try:
-        output.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InpaintError(f"{output}: cannot create output folder ({exc.strerror})") from None
-    if not os.access(output, os.W_OK | os.X_OK):
-        raise InpaintError(f"{output}: output folder is not writable")
-    for stale in remove_stale_temporaries(output):
+    for stale in prepare_output_folder(output):
         _say(f"note: removed {stale.name}, left by a killed run", stderr=True)
     masks: dict[str, list[Path]] = {}
     for path in mask_files:

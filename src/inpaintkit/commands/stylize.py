@@ -159,7 +159,7 @@ def _apply_folder(folder: Path, output: Path, model: Path | None, device: str, m
                   overwrite: bool) -> None:
     from inpaintkit.inference.stylize import load_stylizer, stylize_array
     from inpaintkit.io import list_image_files, read_image, write_image
-    from inpaintkit.io.write import output_complete, remove_stale_temporaries
+    from inpaintkit.io.write import output_complete, prepare_output_folder
 
     images = list_image_files(folder, recursive=False)
     if same_file(output, folder):
@@ -169,13 +169,7 @@ def _apply_folder(folder: Path, output: Path, model: Path | None, device: str, m
     if not images:
         raise InpaintError(f"{folder}: no images found (png, jpg, webp, bmp, tif)")
     net, _ = load_stylizer(model, device)
-    try:
-        output.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InpaintError(f"{output}: cannot create output folder ({exc.strerror})") from None
-    if not os.access(output, os.W_OK | os.X_OK):
-        raise InpaintError(f"{output}: output folder is not writable")
-    for stale in remove_stale_temporaries(output):
+    for stale in prepare_output_folder(output):
         _say(f"note: removed {stale.name}, left by a killed run", stderr=True)
     done, skipped, failed = 0, 0, []
     err = _console(stderr=True)

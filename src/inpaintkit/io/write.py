@@ -147,3 +147,15 @@ def output_complete(path: str | os.PathLike[str], size: tuple[int, int] | None =
     except Exception:  # missing, empty, truncated, not an image: not done
         return False
     return True
+
+
+def prepare_output_folder(output: Path) -> list[Path]:
+    """Create a batch's output folder and check that it is writable (InpaintError
+    otherwise); returns the temporaries of killed runs removed from it."""
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InpaintError(f"{output}: cannot create output folder ({exc.strerror})") from None
+    if not os.access(output, os.W_OK | os.X_OK):
+        raise InpaintError(f"{output}: output folder is not writable")
+    return remove_stale_temporaries(output)
