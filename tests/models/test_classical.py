@@ -1,4 +1,4 @@
-"""Classical fills (telea, ns, smooth, patchmatch): on uint8 arrays, as the coarse input of networks,
+"""Classical fills (telea, ns, smooth, patchmatch, patchmatch_lf): on uint8 arrays, as the coarse input of networks,
 and as registered models behind the generator protocol."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from inpaintkit.models.classical import (
     HOLE_VALUE,
     SMOOTH_SIGMA,
     ClassicalConfig,
+    DEFAULT_RADIUS,
     ClassicalModel,
     PatchMatch,
     classical_fill,
@@ -26,6 +27,7 @@ from inpaintkit.models.classical import (
     coarse_from_tensors,
     coarse_methods,
     patchmatch_fill,
+    patchmatch_lowfreq_fill,
     smooth_fill,
 )
 
@@ -104,6 +106,8 @@ def _raw(image: np.ndarray, hole: np.ndarray, method: str) -> np.ndarray:
         return smooth_fill(image, hole_u8)
     if method == "patchmatch":
         return patchmatch_fill(image, hole_u8)
+    if method == "patchmatch_lf":
+        return patchmatch_lowfreq_fill(image, hole_u8)
     return cv2.inpaint(image, hole_u8, 3, cv2.INPAINT_TELEA if method == "telea" else cv2.INPAINT_NS)
 
 
@@ -116,7 +120,7 @@ def test_hole_content_never_matters_even_at_the_border(method: str) -> None:
     other[hole] = _texture(40, 56, seed=4)[hole]
     # OpenCV itself reads hole pixels next to the border (PatchMatch reads the hole's content
     # too, e.g. for a central hole, but fills this border hole alike: not asserted for it)...
-    if method != "patchmatch":
+    if not method.startswith("patchmatch"):
         assert not np.array_equal(_raw(image, hole, method), _raw(other, hole, method))
     # ...classical_fill does not: it is the fill of the image with a mid-grey hole.
     grey = image.copy()
@@ -162,7 +166,7 @@ def test_stacked_coarse_inputs_are_the_fills_in_order() -> None:
 def test_registered_models_follow_the_protocol(method: str) -> None:
     model = create_model(method)
     assert isinstance(model, ClassicalModel) and MODELS[method] is type(model)
-    assert (model.config.method, model.config.radius, model.name) == (method, 3, method)
+    assert (model.config.method, model.config.radius, model.name) == (method, DEFAULT_RADIUS[method], method)
     assert model.multiple == 1 and model.classical and not model.exportable
     assert not model.pluralistic and not model.stochastic
     assert model.coarse_input is None and model.sketch_channels == 0
@@ -266,3 +270,17 @@ def test_patchmatch_without_its_native_library(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(patch_match, "patchmatch_available", False)
     with pytest.raises(LoadFailed, match="native library"):
         create_model("patchmatch")
+
+
+def test_patchmatch_lf_is_patchmatch_plus_the_low_passed_smooth_correction() -> None:
+    image, hole = _texture(48, 64, seed=7), _square_hole(48, 64, 12, 36)
+    grey = image.copy()
+    grey[hole > 0] = HOLE_VALUE
+    pm = patchmatch_fill(grey, hole, 2).astype(np.float32)  # radius 2: 5 x 5 patches
+    diff = smooth_fill(grey, hole).astype(np.float32) - pm
+    expected = np.clip(pm + cv2.GaussianBlur(diff, (0, 0), SMOOTH_SIGMA) + 0.5, 0, 255).astype(np.uint8)
+    expected[hole == 0] = image[hole == 0]
+    out = classical_fill(image, hole, "patchmatch_lf", radius=2)
+    assert np.array_equal(out, expected)
+    assert np.array_equal(create_model("patchmatch_lf").inpaint_array(image, hole > 0), out)
+

@@ -87,6 +87,7 @@ _CLASSICAL_DESCRIPTIONS = {
     "ns": "OpenCV Navier-Stokes (classical, fast)",
     "smooth": "mean of Telea and NS, low-passed deep in the hole (classical, most accurate)",
     "patchmatch": "PatchMatch patch copying (classical, sharp texture)",
+    "patchmatch_lf": "PatchMatch texture on smooth's low frequencies (classical)",
 }
 
 

@@ -70,7 +70,7 @@ from inpaintkit.models.base import InpaintModel
 
 # The classical fills of inpaintkit.models.classical, named here so that this module
 # does not import OpenCV.
-COARSE_MODES = ("learned", "telea", "ns", "smooth", "patchmatch", "patchmatch+smooth")
+COARSE_MODES = ("learned", "telea", "ns", "smooth", "patchmatch", "patchmatch_lf", "patchmatch+smooth")
 
 
 @dataclass(frozen=True)

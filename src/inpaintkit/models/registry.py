@@ -2,8 +2,8 @@
 
 Add a model by importing its class here and adding one entry; nothing else is needed for
 it to be listed by ``inpaintkit models``, covered by the tests parametrised over
-``MODELS``, trainable and loadable. The classical fills (``telea``, ``ns``, ``smooth``, ``patchmatch``) are
-entries like any other (``classical = True``, no parameters).
+``MODELS``, trainable and loadable. The classical fills (``telea``, ``ns``, ``smooth``,
+``patchmatch``, ``patchmatch_lf``) are entries like any other (``classical = True``, no parameters).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from torch import nn
 
 from inpaintkit.errors import InpaintError
 from inpaintkit.models.base import InpaintModel, config_from_dict
-from inpaintkit.models.classical import NavierStokes, PatchMatch, SmoothFill, Telea
+from inpaintkit.models.classical import NavierStokes, PatchMatch, PatchMatchLF, SmoothFill, Telea
 from inpaintkit.models.deepfill_v2 import DeepFillV2, DeepFillV2Partial, DeepFillV2Vanilla
 from inpaintkit.models.pconv_unet import PConvUNet
 from inpaintkit.models.pic_discriminator import PICDiscriminator
@@ -34,6 +34,7 @@ MODELS["telea"] = Telea
 MODELS["ns"] = NavierStokes
 MODELS["smooth"] = SmoothFill
 MODELS["patchmatch"] = PatchMatch
+MODELS["patchmatch_lf"] = PatchMatchLF
 
 DISCRIMINATORS: dict[str, type[nn.Module]] = {}
 DISCRIMINATORS["edge_patchgan"] = EdgePatchGAN
