@@ -53,9 +53,9 @@ scripts, which are not imported since they need TensorBoard / torchvision / data
 * PIC-Net (``pluralistic_model.py``, ``train_paths="two"``, ``output_scale=4``): G:
   20 * 4 * (mean KL_rec + mean KL_g) + 20 * (multi-scale L1 of the rec path + of the gen
   path on the visible part) + LSGAN(D_g(gen)) + mean (D_r(rec) - D_r(x))^2; D: LSGAN for
-  both discriminators. Adam(0, 0.999), lr 1e-4. The official freezes both discriminators
-  (``requires_grad=False``) for the generator's backward; ours leaves them trainable (their
-  gradients are discarded by the next D step), which costs ours that extra backward work.
+  both discriminators. Adam(0, 0.999), lr 1e-4. Both sides freeze the discriminators
+  (``requires_grad=False``) for the generator's backward (ours as ``training/loop.py``
+  does), so neither computes D weight gradients that the next D step would discard.
   The official bilinear pyramid (``util/task.py``, which imports torchvision and cv2) is
   rewritten here as the same ``F.interpolate(..., align_corners=True)`` call.
 
@@ -139,9 +139,14 @@ def _ours(method: str, model: str, discriminator: str, model_args: dict | None =
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
+        frozen = [p for p in d.parameters() if p.requires_grad]
+        for p in frozen:  # as training/loop.py: no weight gradients for the stepped D
+            p.requires_grad_(False)
         g_loss, _ = objective.generator_loss(d, image, mask, out)
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
+        for p in frozen:
+            p.requires_grad_(True)
         opt_g.step()
 
     return Side(g, d, lambda image, mask: g.inpaint(image, mask), step, (opt_g, opt_d), model=g)

@@ -15,8 +15,8 @@ from inpaintkit.commands.options import Device, Strategy
 def evaluate(
     model: list[str] = typer.Option(
         ..., "--model", "-m",
-        help="Model name (a registry network, 'telea', 'ns', 'smooth', 'patchmatch', 'default') or "
-        "checkpoint folder; repeat to compare.",
+        help="Model name (a registry network, a classical fill such as 'telea', 'smooth' or "
+        "'patchmatch', 'default') or checkpoint folder; repeat to compare.",
     ),
     images: Path = typer.Option(Path("../shared/data/val"), "--images", help="Folder of ground-truth images."),
     masks: Path = typer.Option(

@@ -32,6 +32,7 @@ class TrainLogger:
         self.tb = None
         self.progress = None
         self._t0, self._s0 = time.monotonic(), start_step
+        self._last_log, self._waited = self._t0, 0.0  # data-wait share since the last log
         if not enabled:
             return
         try:
@@ -57,20 +58,26 @@ class TrainLogger:
         if self.enabled:
             self.console.print(text)
 
-    def step(self, step: int, logs: dict[str, torch.Tensor | float], lr: float) -> None:
+    def step(self, step: int, logs: dict[str, torch.Tensor | float], lr: float,
+             data_wait: float = 0.0) -> None:
         """Progress every step; the losses (0-d tensors, read here: a host sync) only every
-        ``log_every`` steps."""
+        ``log_every`` steps, with the share of the wall time since the last log spent
+        waiting for data (``data_wait``: this step's seconds blocked on the loader)."""
         if not self.enabled:
             return
-        elapsed = max(1e-9, time.monotonic() - self._t0)
+        now = time.monotonic()
+        self._waited += data_wait
+        elapsed = max(1e-9, now - self._t0)
         rate = (step - self._s0) / elapsed
         every = max(1, self.cfg.log_every)
         if step % every and step != self.cfg.steps:
             if self.progress is not None:
                 self.progress.update(self.task, completed=step, speed=f"{rate:.2f} it/s")
             return
+        stall = self._waited / max(1e-9, now - self._last_log)
+        self._waited, self._last_log = 0.0, now
         logs = {k: float(v) for k, v in logs.items()}
-        losses = " ".join(f"{k}={v:.4f}" for k, v in logs.items())
+        losses = " ".join(f"{k}={v:.4f}" for k, v in logs.items()) + f" data_wait={100 * stall:.1f}%"
         if self.progress is not None:
             self.progress.update(self.task, completed=step, speed=f"{rate:.2f} it/s", losses=losses)
         if self.progress is None:
@@ -82,6 +89,7 @@ class TrainLogger:
                 self.tb.add_scalar(f"loss/{k}", v, step)
             self.tb.add_scalar("lr", lr, step)
             self.tb.add_scalar("speed/it_per_s", rate, step)
+            self.tb.add_scalar("speed/data_wait_share", stall, step)
 
     def images(self, step: int, image: torch.Tensor, mask: torch.Tensor, pred: torch.Tensor) -> None:
         if self.tb is None:

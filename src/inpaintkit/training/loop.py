@@ -215,7 +215,10 @@ def _loop(run: Run) -> Path:
             run.discriminator.train()
         while step < cfg.steps:
             factor = lr_factor(cfg, step, cpu_seconds())
-            logs, losses, shown, out = _train_step(run, next(run.batches), factor)
+            waited = time.perf_counter()
+            batch = next(run.batches)  # blocks only when the data workers fall behind
+            waited = time.perf_counter() - waited
+            logs, losses, shown, out = _train_step(run, batch, factor)
             for loss in losses:
                 nonfinite |= ~torch.isfinite(loss)
             step += 1
@@ -226,7 +229,7 @@ def _loop(run: Run) -> Path:
             check = step % max(1, cfg.log_every) == 0 or due or step == cfg.steps or not info.enabled
             if step % max(1, cfg.log_every) == 0 or step == cfg.steps:
                 check_finite(step, logs)
-            logger.step(step, logs, lr=cfg.lr_g * factor)
+            logger.step(step, logs, lr=cfg.lr_g * factor, data_wait=waited)
             if info.is_main and cfg.image_every and step % cfg.image_every == 0:
                 logger.images(step, shown[0], shown[1], run.objective.prediction(out).detach())
             stopping = spent = False
