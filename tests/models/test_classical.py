@@ -16,10 +16,10 @@ from inpaintkit.inference.weights import available_models
 from inpaintkit.models import MODELS, create_model
 from inpaintkit.models.classical import (
     CLASSICAL_METHODS,
+    DEFAULT_RADIUS,
     HOLE_VALUE,
     SMOOTH_SIGMA,
     ClassicalConfig,
-    DEFAULT_RADIUS,
     ClassicalModel,
     PatchMatch,
     classical_fill,
