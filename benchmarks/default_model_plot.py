@@ -1,7 +1,10 @@
 """Accuracy vs realism of every method, per hole-ratio bucket, from one ``inpaintkit eval`` run.
 
     inpaintkit eval -m telea -m ns -m smooth -m patchmatch -m default --json runs/eval.json
-    .venv/bin/python benchmarks/default_model_plot.py runs/eval.json [--out docs/default_model_plot.png]
+    .venv/bin/python benchmarks/default_model_plot.py runs/eval.json [more.json ...] [--out docs/default_model_plot.png]
+
+Several files (runs of the same protocol: same images, masks, size and seed, checked) are
+merged, so a method added later needs only its own run.
 
 One panel per bucket (PSNR on x, hole realism = patch SWD on y, lower = more realistic, so
 the best corner is bottom right), one marker per method. Blau & Michaeli's perception-
@@ -18,6 +21,7 @@ import math
 from pathlib import Path
 
 MARKERS = "osD^vP*Xhp"
+PROTOCOL = ("images_dir", "masks_dir", "size", "images", "masks_per_bucket", "seed")
 
 
 def table(results: dict, models: list[str]) -> str:
@@ -65,13 +69,30 @@ def plot(results: dict, models: list[str], out: Path) -> None:
     fig.savefig(out, dpi=90)
 
 
+def merge(runs: list[dict]) -> dict:
+    """One results dict from eval runs of the same protocol (ValueError if they differ)."""
+    first = runs[0]
+    merged = {**first, "models": list(first["models"]), "summary": dict(first["summary"]),
+              "seconds": dict(first["seconds"])}
+    for other in runs[1:]:
+        same = all(other["config"].get(k) == first["config"].get(k) for k in PROTOCOL)
+        if not same or other["pairs"] != first["pairs"]:
+            raise ValueError("the eval runs differ in protocol (images, masks, size or seed)")
+        for m in other["models"]:
+            if m not in merged["models"]:
+                merged["models"].append(m)
+            merged["summary"][m] = other["summary"][m]
+            merged["seconds"][m] = other["seconds"][m]
+    return merged
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results", type=Path, help="JSON written by inpaintkit eval --json")
+    parser.add_argument("results", type=Path, nargs="+", help="JSON written by inpaintkit eval --json")
     parser.add_argument("--models", nargs="*", help="subset and order (default: all in the file)")
     parser.add_argument("--out", type=Path, default=Path("docs/default_model_plot.png"))
     args = parser.parse_args()
-    results = json.loads(args.results.read_text())
+    results = merge([json.loads(p.read_text()) for p in args.results])
     models = args.models or results["models"]
     print(table(results, models))
     plot(results, models, args.out)

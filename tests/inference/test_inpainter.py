@@ -280,7 +280,7 @@ def test_model_names_and_default_note(monkeypatch, tmp_path):
 
     monkeypatch.setattr(weights, "DEFAULT_WEIGHTS", tmp_path / "missing")
     inp = Inpainter("default", device="cpu")
-    assert inp.model_name == "patchmatch" and "PatchMatch" in inp.load_notes[0]
+    assert inp.model_name == "patchmatch_lf" and "PatchMatch" in inp.load_notes[0]
     assert Inpainter("ns").model_name == "ns"
     assert Inpainter(NoiseModel()).model_name == "NoiseModel"
 

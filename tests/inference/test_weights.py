@@ -36,7 +36,7 @@ def test_names_classical_default_and_unknown(tmp_path, monkeypatch):
         assert loaded.source == "classical" and not loaded.notes  # no "untrained" warning
     monkeypatch.setattr(W, "DEFAULT_WEIGHTS", tmp_path / "none")
     fallback = W.resolve_model("default")
-    assert fallback.name == "patchmatch" and "PatchMatch" in fallback.notes[0]
+    assert fallback.name == "patchmatch_lf" and "PatchMatch" in fallback.notes[0]
     assert isinstance(fallback.model, ClassicalModel)
     with pytest.raises(InpaintError, match="unknown model 'nope'"):
         W.load_model("nope")

@@ -35,7 +35,7 @@ smooth. On 300 (crop, generated mask) pairs of 150 BSDS *training* photos at 256
 (``benchmarks/classical_fill_design.py``), ``smooth`` with sigma 8 scores +0.55..+0.92 dB
 PSNR over Telea in every hole-size bucket, with higher SSIM and lower L1 (sigma 4: about
 +0.5; sigma 12: within 0.1 dB of sigma 8; the 40-50 % bucket had only 7 pairs). It is the
-most accurate fill measured and a blur; the ``default`` is PatchMatch (README "Default model").
+most accurate fill measured and a blur; the ``default`` is ``patchmatch_lf`` (README "Default model").
 
 The hole is mid-grey first. OpenCV reads hole pixels within one pixel of the image border
 (it treats the frame of its mask as known), so the content of the hole would leak into the
