@@ -1,7 +1,7 @@
 """Where a training step's time goes: torch.profiler over our side of ``bench_peers.py``.
 
     .venv/bin/python benchmarks/profile_step.py [--models deepfill rn pic] [--threads 2]
-        [--batch 4] [--size 256] [--top 10]
+        [--batch 4] [--size 256] [--top 10] [--amp]
 
 For each model: the full-width generator + discriminator of ``bench_peers.py`` (the
 official widths), one warm-up step, then one profiled training step (D update, G update
@@ -10,6 +10,8 @@ per category (convolutions forward / backward, matrix products, element-wise ops
 reductions, the optimizer, copies and layout changes, the rest) and the top operators by
 self-CPU time. The categories are coarse on purpose: they say which kind of work to make
 faster (e.g. element-wise ops that a fused kernel or torch.compile would merge).
+``--amp``: the step under bfloat16 autocast, as ``amp: true`` trains (oneDNN's bf16
+convolutions on CPUs with avx512_bf16 / AMX).
 """
 
 from __future__ import annotations
@@ -51,15 +53,17 @@ def category(name: str) -> str:
     return "other"
 
 
-def profile_model(name: str, batch: int, size: int, top: int) -> str:
+def profile_model(name: str, batch: int, size: int, top: int, amp: bool = False) -> str:
     torch.manual_seed(0)
     side = BUILDERS[name]()
     image = torch.rand(batch, 3, size, size) * 2 - 1
     mask = torch.zeros(batch, 1, size, size)
     mask[..., size // 4: 3 * size // 4, size // 4: 3 * size // 4] = 1.0
-    side.train_step(image, mask)  # warm-up (allocations, oneDNN primitive caches)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp)
+    with autocast:
+        side.train_step(image, mask)  # warm-up (allocations, oneDNN primitive caches)
     start = time.perf_counter()
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
+    with profile(activities=[ProfilerActivity.CPU]) as prof, autocast:
         side.train_step(image, mask)
     wall = time.perf_counter() - start
     # self time of leaf aten ops only: nested calls are counted once, where the work is
@@ -68,7 +72,7 @@ def profile_model(name: str, batch: int, size: int, top: int) -> str:
     by_cat: dict[str, float] = defaultdict(float)
     for e in events:
         by_cat[category(e.key)] += e.self_cpu_time_total
-    lines = [f"### {name}: train step (batch {batch}, {size} px) {wall:.2f} s wall "
+    lines = [f"### {name}: train step (batch {batch}, {size} px{', bf16 autocast' if amp else ''}) {wall:.2f} s wall "
              f"(profiled; aten self-CPU {total / 1e6:.2f} s)", "",
              "| category | share of aten self-CPU |", "|---|---:|"]
     for label, t in sorted(by_cat.items(), key=lambda kv: -kv[1]):
@@ -87,10 +91,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--top", type=int, default=10)
+    parser.add_argument("--amp", action="store_true", help="bfloat16 autocast")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     for name in args.models:
-        print(profile_model(name, args.batch, args.size, args.top), end="\n\n", flush=True)
+        print(profile_model(name, args.batch, args.size, args.top, args.amp), end="\n\n", flush=True)
 
 
 if __name__ == "__main__":
