@@ -1,6 +1,6 @@
 """Classical blends between accuracy and realism, measured per bucket (README "Default model").
 
-    .venv/bin/python benchmarks/default_blends.py [--images 30] [--buckets 1 2 3 4 5]
+    .venv/bin/python benchmarks/default_blends.py [--images 30] [--buckets 1 2 3 4 5] [--radii 2]
 
 On the val protocol's pairs (the first ``--images`` photos, 256 px), PSNR and hole realism
 (patch SWD) of Telea, smooth and PatchMatch, and of two families between them:
@@ -9,6 +9,10 @@ On the val protocol's pairs (the first ``--images`` photos, 256 px), PSNR and ho
   of sigma K px: ``G_K * smooth + (pm - G_K * pm)``;
 * ``rampD``: Telea at the hole border, PatchMatch deeper in, weight ``clip((d - 0.5) / D)``
   of the distance d (px) to the nearest known pixel.
+
+* ``pmR+lowK`` for each ``--radii R``: PatchMatch with patches of radius R (``pmR``)
+  with the same low-frequency correction, ``pmR + G_K * (smooth - pmR)``; ``pm2+low8`` is
+  ``patchmatch_lf``, the ``default`` (chosen on ``--images 20 --radii 1 2 3 5``).
 
 Also ``oracleK``: PatchMatch plus the *true* low frequencies of its error,
 ``pm + G_K * (truth - pm)``, the room a learned low-frequency correction has (not a method).
@@ -35,9 +39,14 @@ def _low(x: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(x, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
 
 
-def candidates(truth: np.ndarray, hole: np.ndarray) -> dict[str, np.ndarray]:
+def candidates(truth: np.ndarray, hole: np.ndarray, radii: tuple[int, ...] = ()) -> dict[str, np.ndarray]:
     """Every fill of one pair, float32 (H,W,3) (known pixels are replaced later)."""
     f = {m: classical_fill(truth, hole, m).astype(np.float32) for m in ("telea", "smooth", "patchmatch")}
+    for r in radii:
+        pm_r = classical_fill(truth, hole, "patchmatch", radius=r).astype(np.float32)
+        f[f"pm{r}"] = pm_r
+        for k in (8, 16):
+            f[f"pm{r}+low{k}"] = pm_r + _low(f["smooth"] - pm_r, k)
     pm, x = f["patchmatch"], truth.astype(np.float32)
     for k in (2, 4, 8):
         f[f"low{k}"] = _low(f["smooth"], k) + pm - _low(pm, k)
@@ -54,6 +63,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=30)
     parser.add_argument("--buckets", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    parser.add_argument("--radii", type=int, nargs="*", default=[], help="PatchMatch radii to add")
     parser.add_argument("--data", type=Path, default=DATA)
     args = parser.parse_args()
     data = build_eval_set(args.data / "val", args.data / "masks" / "irregular", 256, 1, args.images, 0)
@@ -63,7 +73,7 @@ def main() -> None:
             continue
         truth, hole = data.images[pair.image], data.masks[pair.mask]
         realism = PatchSWD(truth, hole)
-        for name, fill in candidates(truth, hole).items():
+        for name, fill in candidates(truth, hole, tuple(args.radii)).items():
             out = np.where(hole[..., None], np.clip(fill + 0.5, 0, 255), truth).astype(np.uint8)
             mse = np.mean((out.astype(np.float64) - truth) ** 2)
             scores.setdefault(name, {}).setdefault(pair.bucket, []).append(

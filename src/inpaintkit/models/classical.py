@@ -26,7 +26,7 @@ generators.
   Gaussian of s = :data:`SMOOTH_SIGMA` px; the difference is 0 on known pixels). The
   realism metric reads the two finest pyramid levels, which the correction barely touches,
   while PSNR is dominated by the low frequencies, where ``smooth`` is the better estimate.
-  Radius and sigma were chosen on 20 val photos (``benchmarks/default_blends.py``).
+  Radius and sigma were chosen on 20 val photos (``benchmarks/default_blends.py --radii``).
 
 Why ``smooth`` exists: both OpenCV methods extend boundary pixels into the hole, leaving
 streaks whose direction and colour are guesses. Deep inside a large hole the content is
