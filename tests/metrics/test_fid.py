@@ -107,9 +107,12 @@ def test_load_from_file_shapes_and_same_outputs(tiny, tmp_path):
 def test_fid_of_a_set_with_itself_is_zero(tiny):
     model, _ = tiny
     x = _images(1, 12)
-    assert abs(fid(model, x, x)) < 1e-6 * max(1.0, float(inception_features(model, x).var()))
-    # the iterable-of-batches form gives the same
-    assert fid(model, x.split(5), x.split(7)) == pytest.approx(fid(model, x, x), abs=1e-6)
+    scale = max(1.0, float(inception_features(model, x).var()))
+    assert abs(fid(model, x, x)) < 1e-6 * scale
+    # the iterable-of-batches form gives the same, to float32 rounding: features of batches
+    # of 5 and 7 differ from those of one batch of 12 in the last bits (oneDNN blocks each
+    # batch size its own way), and the FID of a set with itself is a difference of ~scale
+    assert fid(model, x.split(5), x.split(7)) == pytest.approx(fid(model, x, x), abs=1e-6 * scale)
 
 
 def test_fid_grows_with_distribution_shift(tiny):
