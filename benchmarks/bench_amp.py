@@ -22,19 +22,19 @@ from pathlib import Path
 
 import torch
 
+from inpaintkit.models.summary import probe_inputs
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_peers  # noqa: E402  (the same model builders as the side-by-side table)
 
-BUILDERS = {"deepfill": bench_peers.ours_deepfill, "rn": bench_peers.ours_rn, "pic": bench_peers.ours_pic}
+BUILDERS = bench_peers.OURS
 
 
 def measure(name: str, batch: int, size: int, repeats: int) -> tuple[float, float, float, float]:
     """(fp32 s/step, bf16 s/step, max |diff|, mean |diff|) of one model."""
     torch.manual_seed(0)
     side = BUILDERS[name]()
-    image = torch.rand(batch, 3, size, size) * 2 - 1
-    mask = torch.zeros(batch, 1, size, size)
-    mask[..., size // 4: 3 * size // 4, size // 4: 3 * size // 4] = 1.0
+    image, mask = probe_inputs(size, 8, batch)  # centred square hole, a quarter of the image
     with torch.no_grad():
         side.generator.eval()
         torch.manual_seed(1)  # PIC-Net samples its latent: the same draw in both modes

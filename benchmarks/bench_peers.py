@@ -166,6 +166,10 @@ def ours_pic() -> Side:
     return _ours("pic", "pic_net", "pic_patchgan", betas=(0.0, 0.999))
 
 
+# our side of each comparison, by short name (also used by profile_step.py and bench_amp.py)
+OURS: dict[str, Callable[[], Side]] = {"deepfill": ours_deepfill, "rn": ours_rn, "pic": ours_pic}
+
+
 def official_deepfill(root: Path) -> Side:
     with official_import(root):
         networks = importlib.import_module("model.networks")

@@ -25,10 +25,12 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+from inpaintkit.models.summary import probe_inputs
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_peers  # noqa: E402  (the same model builders as the side-by-side table)
 
-BUILDERS = {"deepfill": bench_peers.ours_deepfill, "rn": bench_peers.ours_rn, "pic": bench_peers.ours_pic}
+BUILDERS = bench_peers.OURS
 # (category, substrings of aten op names), first match wins
 CATEGORIES = [
     ("conv backward", ("convolution_backward",)),
@@ -56,9 +58,7 @@ def category(name: str) -> str:
 def profile_model(name: str, batch: int, size: int, top: int, amp: bool = False) -> str:
     torch.manual_seed(0)
     side = BUILDERS[name]()
-    image = torch.rand(batch, 3, size, size) * 2 - 1
-    mask = torch.zeros(batch, 1, size, size)
-    mask[..., size // 4: 3 * size // 4, size // 4: 3 * size // 4] = 1.0
+    image, mask = probe_inputs(size, 8, batch)  # centred square hole, a quarter of the image
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp)
     with autocast:
         side.train_step(image, mask)  # warm-up (allocations, oneDNN primitive caches)
