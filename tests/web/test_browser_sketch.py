@@ -49,9 +49,14 @@ def sketch_pixels(pg) -> int:
 def fill_and_download(pg) -> np.ndarray:
     pg.evaluate("() => { window.sentSketch = null; const f = window.fetch; window.fetch = (u, o) => {"
                 " if (o && o.body instanceof FormData) window.sentSketch = o.body.has('sketch'); return f(u, o); }; }")
+    # The panel stays visible from the previous run and the page sets "busy" only after it has
+    # encoded the mask, so neither says that *this* run is done: the download link's new
+    # object URL does (it changes on every result).
+    before = pg.get_attribute("#download", "href")
     pg.click("#run")
+    pg.wait_for_function("(old) => { const a = document.getElementById('download');"
+                         " return a.href && a.getAttribute('href') !== old; }", arg=before)
     pg.wait_for_selector("#result-panel:not([hidden])")
-    pg.wait_for_function("() => !document.getElementById('run').classList.contains('busy')")
     with pg.expect_download() as info:
         pg.click("#download")
     return np.asarray(Image.open(info.value.path()).convert("RGB")).astype(np.float32)
