@@ -52,7 +52,7 @@ def test_round_trip_matches_pytorch(name, overrides, tmp_path):
     assert result.path.is_file() and result.model == name
     assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]  # no temporary file left
     runner = OnnxInpaintModel(result.path)
-    assert runner.metadata["coarse"] == overrides.get("coarse", "")
+    assert runner.metadata["coarse"] == (model.coarse_input or "")
     image, mask = _inputs(result.size, seed=5)  # not the export example
     got = runner.inpaint(image, mask)
     assert got.shape == image.shape and torch.isfinite(got).all()

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from inpaintkit.losses.reconstruction import (
+    fine_band_change,
     gram_matrix,
     l1_over_mask_mean,
     masked_l1,
@@ -125,3 +126,22 @@ def test_gram_matrix() -> None:
         dot = sum(feats[n, i, y, x].item() * feats[n, j, y, x].item()
                   for y in range(h) for x in range(w))
         assert got[n, i, j].item() == pytest.approx(dot / (c * h * w), rel=1e-12)
+
+
+def test_fine_band_change_is_the_band_energy_of_the_difference_by_opencv() -> None:
+    import numpy as np
+
+    from inpaintkit.metrics.realism import laplacian_levels
+
+    g = torch.Generator().manual_seed(3)
+    pred, ref = torch.rand(2, 3, 32, 40, generator=g), torch.rand(2, 3, 32, 40, generator=g)
+    got = fine_band_change(pred, ref)
+    assert got.shape == (2,)
+    for b in range(2):
+        diff = (pred[b] - ref[b]).permute(1, 2, 0).numpy()
+        ref_bands = laplacian_levels(diff, 2)  # OpenCV's pyramid (the borders differ slightly)
+        want = sum(float(np.mean(band**2)) for band in ref_bands)
+        assert float(got[b]) == pytest.approx(want, rel=0.05)
+    assert torch.equal(fine_band_change(ref, ref), torch.zeros(2))
+    smooth = ref + torch.linspace(0, 1, 40).expand(2, 3, 32, 40)  # a ramp: no fine bands inside
+    assert float(fine_band_change(smooth, ref).max()) < 0.02 * float(got.min())

@@ -38,8 +38,13 @@ def _perturbed(name: str) -> torch.nn.Module:
 
 def _run(model, image, mask):
     g = torch.Generator().manual_seed(3)
+    extra = {}
+    if model.coarse_input is not None:  # e.g. patchmatch_lfnet: classical fills as inputs
+        from inpaintkit.models.classical import coarse_from_tensors
+
+        extra["coarse"] = coarse_from_tensors(image, mask, model.coarse_input)
     with torch.no_grad():
-        return model.inpaint(image, mask, generator=g)
+        return model.inpaint(image, mask, generator=g, **extra)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -340,3 +340,39 @@ def test_deepfill_l2_term_matches_its_formula():
     torch.testing.assert_close(loss, diff.abs().mean() + 0.5 * diff.square().mean())
     assert float(logs["l2_refined"]) == pytest.approx(float(0.5 * diff.detach().square().mean()))
     assert set(logs) == {"l1_refined", "l2_refined", "g_loss"}
+
+
+def test_lowfreq_objective_is_mean_log_mse_plus_the_priced_fine_band_change():
+    import numpy as np
+
+    from inpaintkit.metrics.realism import laplacian_levels
+    from inpaintkit.models.classical import coarse_from_tensors
+
+    cfg = load_config(CONFIGS / "default_lfnet.yaml", ["tiny=true", "size=64", "batch_size=2",
+                                                      "objective_args.band_weight=3"])
+    obj = OBJECTIVES[cfg.method](cfg)
+    G, D = build(obj)
+    assert D is None and G.coarse_input == "patchmatch+smooth+telea"
+    image, mask = batch()
+    given = coarse_from_tensors(image, mask, G.coarse_input)  # the data workers' job in training
+    result, base = obj.generate(G, image, mask, coarse=given)
+    assert torch.equal(result, base)  # untrained: exactly the PatchMatch fill
+    assert torch.equal(base, composite(given[:, :3], image, mask))
+    loss0, logs0 = obj.generator_loss(None, image, mask, (result, base))
+    mse = [float((base[b] - image[b]).square().mean()) + 1e-6 for b in range(2)]
+    assert float(loss0) == pytest.approx(np.mean(np.log(mse)), rel=1e-5)
+    assert float(logs0["band"]) == 0.0
+
+    moved = (result + 0.05 * torch.randn_like(result) * mask).detach()  # a change with fine bands
+    loss, logs = obj.generator_loss(None, image, mask, (moved, base))
+    want = 0.0
+    for b in range(2):
+        m = float((moved[b] - image[b]).square().mean()) + 1e-6
+        bands = laplacian_levels((moved[b] - base[b]).permute(1, 2, 0).numpy(), 2)  # OpenCV's
+        want += (np.log(m) + 3 * sum(float(np.mean(x**2)) for x in bands) / m) / 2
+    assert float(loss) == pytest.approx(want, rel=0.02)
+    assert float(logs["band"]) > 0 and set(logs) == {"log_mse", "band", "g_loss"}
+
+    G.zero_grad()
+    obj.generator_loss(None, image, mask, obj.generate(G, image, mask, coarse=given))[0].backward()
+    assert float(G.out.weight.grad.abs().sum()) > 0  # the zero-initialised output learns first

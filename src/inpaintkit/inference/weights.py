@@ -49,9 +49,15 @@ DEFAULT_NOTE = ("default model: PatchMatch on smooth's low frequencies (classica
 
 
 def shipped_weights(name: str) -> Path | None:
-    """The package's weights folder for registry network ``name``, or None."""
+    """The package's weights folder for registry network ``name`` (its own folder, else the
+    default's when the default is that network: one copy of the file), or None."""
     folder = WEIGHTS_ROOT / name
-    return folder if name in MODELS and (folder / CONFIG_FILE).is_file() else None
+    if name in MODELS and (folder / CONFIG_FILE).is_file():
+        return folder
+    try:
+        return DEFAULT_WEIGHTS if name in MODELS and default_model_name() == name else None
+    except InpaintError:
+        return None
 
 
 class UntrainedModelWarning(UserWarning):

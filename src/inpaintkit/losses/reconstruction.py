@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import torch
 
+from inpaintkit.layers.pyramid import laplacian_bands
+
 
 def _region_weight(mask: torch.Tensor, hole_weight: float, valid_weight: float) -> torch.Tensor:
     """(B,1,H,W): ``hole_weight`` in the hole, ``valid_weight`` outside."""
@@ -35,6 +37,14 @@ def masked_mse(
     """Mean (pred - target)^2 with per-region weights, as :func:`masked_l1`. Its minimiser is
     the conditional mean (L1's is the median), the estimate that maximises PSNR."""
     return (_region_weight(mask, hole_weight, valid_weight) * (pred - target).square()).mean()
+
+
+def fine_band_change(pred: torch.Tensor, ref: torch.Tensor, levels: int = 2) -> torch.Tensor:
+    """(B,): per image, the summed mean squared difference of the ``levels`` finest
+    Laplacian bands (:func:`~inpaintkit.layers.pyramid.laplacian_bands`) of ``pred`` and
+    ``ref``: how much ``pred`` changed the bands the hole realism metric reads."""
+    diffs = laplacian_bands(pred - ref, levels)  # the bands are linear in the image
+    return sum(d.square().flatten(1).mean(1) for d in diffs)
 
 
 def region_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -16,6 +16,7 @@ from inpaintkit.errors import InpaintError
 from inpaintkit.models.base import InpaintModel, config_from_dict
 from inpaintkit.models.classical import NavierStokes, PatchMatch, PatchMatchLF, SmoothFill, Telea
 from inpaintkit.models.deepfill_v2 import DeepFillV2, DeepFillV2Partial, DeepFillV2Vanilla
+from inpaintkit.models.patchmatch_lfnet import PatchMatchLFNet
 from inpaintkit.models.pconv_unet import PConvUNet
 from inpaintkit.models.pic_discriminator import PICDiscriminator
 from inpaintkit.models.pic_net import PICNet
@@ -35,6 +36,7 @@ MODELS["ns"] = NavierStokes
 MODELS["smooth"] = SmoothFill
 MODELS["patchmatch"] = PatchMatch
 MODELS["patchmatch_lf"] = PatchMatchLF
+MODELS["patchmatch_lfnet"] = PatchMatchLFNet
 
 DISCRIMINATORS: dict[str, type[nn.Module]] = {}
 DISCRIMINATORS["edge_patchgan"] = EdgePatchGAN

@@ -177,7 +177,10 @@ class _Inpaint(nn.Module):
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         g = torch.Generator(device=image.device).manual_seed(0)
-        coarse = None if self.inner.coarse_input is None else masked_input(image, mask)
+        coarse = None
+        if self.inner.coarse_input is not None:  # one masked image per stacked fill
+            fills = len(self.inner.coarse_input.split("+"))
+            coarse = masked_input(image, mask).repeat(1, fills, 1, 1)
         return self.inner.inpaint(image, mask, generator=g, coarse=coarse)
 
 
