@@ -59,6 +59,12 @@ scripts, which are not imported since they need TensorBoard / torchvision / data
   The official bilinear pyramid (``util/task.py``, which imports torchvision and cv2) is
   rewritten here as the same ``F.interpolate(..., align_corners=True)`` call.
 
+``--onnx``: our forward once more through ONNX Runtime, the CPU inference path a user gets
+with ``inpaintkit export`` and ``--model file.onnx`` (the same architecture and weights,
+exported once per size before timing; the export verifies it against PyTorch, max abs diff
+printed; PIC-Net's noise is ONNX Runtime's own there). It adds one column per size, ratio
+official (PyTorch) / ours (ONNX Runtime).
+
 Usage (``--quick``: 128 px, batch 1, one repeat, a smoke test; 128 as the official PIC
 discriminator's unpadded last 3x3 conv needs at least 4x4 features, i.e. 128 px input)::
 
@@ -403,6 +409,11 @@ def bench(key: str, root: Path, args: argparse.Namespace) -> dict[str, Any]:
         with torch.no_grad():
             row[f"fwd{size}"] = race(lambda i=image, m=mask: theirs.forward(i, m),
                                      lambda i=image, m=mask: ours.forward(i, m), args.repeats)
+        if args.onnx:
+            ort, diff = _onnx_forward(ours.model, size, args.threads)
+            row[f"ort{size}"] = race(lambda i=image, m=mask: theirs.forward(i, m),
+                                     lambda i=image, m=mask: ort(i, m), args.repeats)
+            row.setdefault("ort_diff", {})[size] = diff
     row["gflop"] = summarize(ours.model, args.sizes[0])["gflops"]
     theirs.generator.train(), ours.generator.train()
     theirs.discriminator.train(), ours.discriminator.train()
@@ -413,6 +424,21 @@ def bench(key: str, root: Path, args: argparse.Namespace) -> dict[str, Any]:
     return row
 
 
+def _onnx_forward(model: torch.nn.Module, size: int, threads: int
+                  ) -> tuple[Callable[[torch.Tensor, torch.Tensor], torch.Tensor], float | None]:
+    """``model.inpaint`` exported to ONNX at ``size`` and run by ONNX Runtime with
+    ``threads`` threads; also the export's verified max abs diff against PyTorch."""
+    import tempfile
+
+    from inpaintkit.inference.export import export_onnx
+    from inpaintkit.inference.onnx_model import OnnxInpaintModel
+
+    folder = Path(tempfile.mkdtemp(prefix="bench_peers_onnx_"))
+    result = export_onnx(model, folder / f"model_{size}.onnx", size=size)
+    runner = OnnxInpaintModel(result.path, threads=threads)
+    return runner.inpaint, result.max_abs_diff
+
+
 def _cell(pair: tuple[float, float]) -> str:
     return f"{pair[0]:.3f} s / {pair[1]:.3f} s ({pair[0] / pair[1]:.2f}x)"
 
@@ -420,6 +446,7 @@ def _cell(pair: tuple[float, float]) -> str:
 def table(rows: list[dict[str, Any]], args: argparse.Namespace, peak: float) -> str:
     s0 = args.sizes[0]
     head = (["model"] + [f"forward {s}" for s in args.sizes]
+            + ([f"forward {s}, ours in ONNX Runtime" for s in args.sizes] if args.onnx else [])
             + [f"train step (batch {args.train_batch}, {args.train_size})", f"GFLOP/s at {s0}"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     notes = []
@@ -427,13 +454,19 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace, peak: float) -> 
         same = r["params"][0] == r["params"][1]
         name = r["title"] + ": official / inpaintkit" + ("" if same else " (architecture differs)")
         rates = [r["gflop"] / t for t in r[f"fwd{s0}"]]
-        cells = [name] + [_cell(r[f"fwd{s}"]) for s in args.sizes] + [_cell(r["train"])]
+        cells = [name] + [_cell(r[f"fwd{s}"]) for s in args.sizes]
+        cells += [_cell(r[f"ort{s}"]) for s in args.sizes] if args.onnx else []
+        cells += [_cell(r["train"])]
         cells.append(f"{rates[0]:.0f} / {rates[1]:.0f}")
         lines.append("| " + " | ".join(cells) + " |")
         (tg, td), (og, od) = r["params"]
         notes.append(f"{r['title']}: parameters official / inpaintkit: generator {tg:,} / {og:,}, "
                      f"discriminator(s) {td:,} / {od:,} (trained ones); "
                      f"forward at {s0}: {r['gflop']:.1f} GFLOP")
+        if args.onnx:
+            diffs = ", ".join(f"{k} px: {'sampled (not compared)' if v is None else f'{v:.1e}'}"
+                              for k, v in r["ort_diff"].items())
+            notes.append(f"{r['title']}: ONNX export max abs diff against PyTorch: {diffs}")
     lines.append("")
     lines.append(f"Ratio = official / inpaintkit (> 1: inpaintkit faster); fastest of {args.repeats} "
                  f"alternating rounds; {torch.get_num_threads()} threads; 2048x2048 fp32 matmul "
@@ -451,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     p.add_argument("--only", choices=sorted(PEERS), default=None)
     p.add_argument("--quick", action="store_true", help="smoke test: 128 px, batch 1, one repeat")
+    p.add_argument("--onnx", action="store_true", help="also time our forward in ONNX Runtime")
     p.add_argument("--rn-without-torchvision", action="store_true",
                    help="import the official RN with an empty stand-in for its unused torchvision import")
     args = p.parse_args(argv)

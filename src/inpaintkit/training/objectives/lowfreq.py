@@ -12,8 +12,9 @@ the two finest Laplacian bands away from PatchMatch's, the bands the hole realis
 reads; ``sg`` stops the gradient, so per image the network minimises
 ``MSE + band_weight * F``: a change of those bands is allowed only where it buys
 ``band_weight`` times as much squared error. Without it the correction, cut at the hole
-border by the composite, leaves a step there (measured: realism 101 -> 126 in the 10-20 %
-bucket). Nothing adversarial: the texture is PatchMatch's.
+border by the composite, moves those bands (measured without it: realism 101 -> 126 in the
+10-20 % bucket); with it (10 or 30) the correction stays near zero (configs/default_lfnet.yaml
+has the measurements). Nothing adversarial: the texture is PatchMatch's.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from inpaintkit.training.objectives.base import Objective
 
 @dataclass(frozen=True)
 class LowFreqArgs:
-    band_weight: float = 20.0  # price of a fine-band change, in units of squared error
+    band_weight: float = 30.0  # price of a fine-band change, in units of squared error
     eps: float = 1e-6  # floor of the per-image MSE, squared [-1,1] units
 
 
