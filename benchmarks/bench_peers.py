@@ -412,7 +412,7 @@ def bench(key: str, root: Path, args: argparse.Namespace) -> dict[str, Any]:
         if args.onnx:
             ort, diff = _onnx_forward(ours.model, size, args.threads)
             row[f"ort{size}"] = race(lambda i=image, m=mask: theirs.forward(i, m),
-                                     lambda i=image, m=mask: ort(i, m), args.repeats)
+                                     lambda i=image, m=mask, f=ort: f(i, m), args.repeats)
             row.setdefault("ort_diff", {})[size] = diff
     row["gflop"] = summarize(ours.model, args.sizes[0])["gflops"]
     theirs.generator.train(), ours.generator.train()
