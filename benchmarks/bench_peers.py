@@ -91,6 +91,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Normal, kl_divergence
 
+from inpaintkit.errors import InpaintError
 from inpaintkit.models.summary import probe_inputs, summarize
 from inpaintkit.training.config import TrainConfig
 from inpaintkit.training.objectives import OBJECTIVES
@@ -410,9 +411,13 @@ def bench(key: str, root: Path, args: argparse.Namespace) -> dict[str, Any]:
             row[f"fwd{size}"] = race(lambda i=image, m=mask: theirs.forward(i, m),
                                      lambda i=image, m=mask: ours.forward(i, m), args.repeats)
         if args.onnx:
-            ort, diff = _onnx_forward(ours.model, size, args.threads)
-            row[f"ort{size}"] = race(lambda i=image, m=mask: theirs.forward(i, m),
-                                     lambda i=image, m=mask, f=ort: f(i, m), args.repeats)
+            try:
+                ort, diff = _onnx_forward(ours.model, size, args.threads)
+            except InpaintError as exc:  # the export's own check refused it: say why
+                row[f"ort{size}"], diff = None, str(exc)
+            else:
+                row[f"ort{size}"] = race(lambda i=image, m=mask: theirs.forward(i, m),
+                                         lambda i=image, m=mask, f=ort: f(i, m), args.repeats)
             row.setdefault("ort_diff", {})[size] = diff
     row["gflop"] = summarize(ours.model, args.sizes[0])["gflops"]
     theirs.generator.train(), ours.generator.train()
@@ -455,7 +460,8 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace, peak: float) -> 
         name = r["title"] + ": official / inpaintkit" + ("" if same else " (architecture differs)")
         rates = [r["gflop"] / t for t in r[f"fwd{s0}"]]
         cells = [name] + [_cell(r[f"fwd{s}"]) for s in args.sizes]
-        cells += [_cell(r[f"ort{s}"]) for s in args.sizes] if args.onnx else []
+        cells += [_cell(r[f"ort{s}"]) if r[f"ort{s}"] else "not exported (see below)"
+                  for s in args.sizes] if args.onnx else []
         cells += [_cell(r["train"])]
         cells.append(f"{rates[0]:.0f} / {rates[1]:.0f}")
         lines.append("| " + " | ".join(cells) + " |")
@@ -464,7 +470,8 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace, peak: float) -> 
                      f"discriminator(s) {td:,} / {od:,} (trained ones); "
                      f"forward at {s0}: {r['gflop']:.1f} GFLOP")
         if args.onnx:
-            diffs = ", ".join(f"{k} px: {'sampled (not compared)' if v is None else f'{v:.1e}'}"
+            diffs = ", ".join(f"{k} px: " + ("sampled (not compared)" if v is None else
+                                             v if isinstance(v, str) else f"{v:.1e}")
                               for k, v in r["ort_diff"].items())
             notes.append(f"{r['title']}: ONNX export max abs diff against PyTorch: {diffs}")
     lines.append("")

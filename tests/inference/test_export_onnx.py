@@ -121,3 +121,14 @@ def test_export_leaves_the_callers_model_intact(tmp_path):
     with torch.no_grad():
         after = model.inpaint(image, mask, generator=torch.Generator().manual_seed(0))
     assert torch.equal(before, after)
+
+
+def test_sessions_do_not_busy_wait_between_runs(tmp_path):
+    # ONNX Runtime's default spinning threads took the 2 cores from the next job (README
+    # Benchmarks); inpaintkit's sessions turn it off.
+    model = _tiny("pconv_unet")
+    result = export_onnx(model, tmp_path / "m.onnx", size=max(32, model.multiple))
+    runner = OnnxInpaintModel(result.path, threads=2)
+    options = runner.session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.intra_op_num_threads == 2

@@ -37,6 +37,10 @@ def ort_session(path: str | os.PathLike, device: torch.device | None = None, thr
         raise InpaintError("ONNX support needs onnxruntime: pip install 'inpaintkit[export]'") from None
     options = ort.SessionOptions()
     options.log_severity_level = 4  # failures surface as exceptions; no duplicate log lines
+    # ONNX Runtime's threads busy-wait for work after each run by default; on a 2-core
+    # machine that takes the cores from whatever runs next (measured: the official PyTorch
+    # code timed right after an ONNX call ran up to 1.6x slower in bench_peers.py).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = int(threads)
         options.inter_op_num_threads = 1
