@@ -49,15 +49,9 @@ DEFAULT_NOTE = ("default model: PatchMatch on smooth's low frequencies (classica
 
 
 def shipped_weights(name: str) -> Path | None:
-    """The package's weights folder for registry network ``name`` (its own folder, else the
-    default's when the default is that network: one copy of the file), or None."""
+    """The package's weights folder for registry network ``name``, or None."""
     folder = WEIGHTS_ROOT / name
-    if name in MODELS and (folder / CONFIG_FILE).is_file():
-        return folder
-    try:
-        return DEFAULT_WEIGHTS if name in MODELS and default_model_name() == name else None
-    except InpaintError:
-        return None
+    return folder if name in MODELS and (folder / CONFIG_FILE).is_file() else None
 
 
 class UntrainedModelWarning(UserWarning):
