@@ -438,9 +438,10 @@ def _onnx_forward(model: torch.nn.Module, size: int, threads: int
     from inpaintkit.inference.export import export_onnx
     from inpaintkit.inference.onnx_model import OnnxInpaintModel
 
-    folder = Path(tempfile.mkdtemp(prefix="bench_peers_onnx_"))
-    result = export_onnx(model, folder / f"model_{size}.onnx", size=size)
-    runner = OnnxInpaintModel(result.path, threads=threads)
+    # The session holds the graph once built, so the exported file need not outlive it.
+    with tempfile.TemporaryDirectory(prefix="bench_peers_onnx_") as folder:
+        result = export_onnx(model, Path(folder) / f"model_{size}.onnx", size=size)
+        runner = OnnxInpaintModel(result.path, threads=threads)
     return runner.inpaint, result.max_abs_diff
 
 
