@@ -29,7 +29,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from inpaintkit.commands import demo, evaluate, export, fill, masks, models, serve, stylize, train
+from inpaintkit.commands import demo, evaluate, export, fill, masks, models, serve, stylize, train, weights
 from inpaintkit.commands.options import GROUP_SETTINGS
 from inpaintkit.errors import InpaintError
 
@@ -131,6 +131,7 @@ app.command("train")(train.train)
 app.command("eval")(evaluate.evaluate)
 app.command("serve")(serve.serve)
 app.add_typer(stylize.stylize_app, name="stylize")
+app.add_typer(weights.weights_app, name="weights")
 
 
 def main(argv: list[str] | None = None) -> None:
