@@ -140,3 +140,30 @@ def test_flatten_tensors_keeps_tensors_only() -> None:
     t = torch.zeros(2)
     flat = flatten_tensors({"G": {"a": t, "b": {"c": t}}, "n": 3, "s": "x", "l": [t]})
     assert list(flat) == ["G.a", "G.b.c"]
+
+
+def test_weights_dir_lists_imported_folders_with_provenance_and_loads_them_by_name(
+    tmp_path: Path, release, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from inpaintkit.inference import available_models, resolve_model
+    from inpaintkit.inference.weights import WEIGHTS_DIR_ENV
+
+    path, model = release
+    shelf = tmp_path / "shelf"
+    import_weights(path, FAKE, shelf / "pconv_places2", dataset="places2")
+    (shelf / "notes").mkdir()  # not a checkpoint: skipped
+    (shelf / "telea").mkdir()  # a registry name is never shadowed
+    monkeypatch.setenv(WEIGHTS_DIR_ENV, str(shelf))
+    entries = {c.name: c for c in available_models()}
+    entry = entries["pconv_places2"]
+    assert entry.kind == "imported" and not entry.untrained
+    assert "imported from release.pth (fake, places2, sha256 " in entry.description
+    assert "notes" not in entries and entries["telea"].kind == "classical"
+    loaded = resolve_model("pconv_places2")
+    assert loaded.name == "pconv_unet" and loaded.source == "checkpoint"
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    m = (torch.rand(1, 1, 64, 64) > 0.7).float()
+    with torch.no_grad():
+        assert torch.equal(loaded.model.inpaint(x, m), model.inpaint(x, m))
+    monkeypatch.delenv(WEIGHTS_DIR_ENV)
+    assert "pconv_places2" not in {c.name for c in available_models()}

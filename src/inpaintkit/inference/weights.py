@@ -77,7 +77,7 @@ class ModelChoice:
     catalog adds the kinds "file" and "injected")."""
 
     name: str
-    kind: str  # "default", "classical", "network", "file", "injected"
+    kind: str  # "default", "classical", "network", "imported", "file", "injected"
     pluralistic: bool
     untrained: bool  # a network without weights: its output is noise
     description: str
@@ -105,7 +105,8 @@ def default_model_name() -> str | None:
 
 
 def available_models() -> list[ModelChoice]:
-    """``default``, the classical fills, then the networks by name."""
+    """``default``, the classical fills, the networks by name, then the checkpoint folders
+    of :func:`weights_dirs` (imported official weights, your own runs) by folder name."""
     try:
         shipped = default_model_name()
     except InpaintError as exc:
@@ -129,6 +130,61 @@ def available_models() -> list[ModelChoice]:
         else:
             choices.append(ModelChoice(name, "network", MODELS[name].pluralistic, True,
                                        f"{MODELS[name].__name__} with random weights (no checkpoint given)"))
+    return choices + imported_models()
+
+
+# Folders scanned for imported / trained checkpoint folders (``inpaintkit weights import
+# --out DIR`` inside one of them): os.pathsep-separated, read at each call.
+WEIGHTS_DIR_ENV = "INPAINTKIT_WEIGHTS_DIR"
+
+
+def weights_dirs(extra: list[str | os.PathLike] | None = None) -> list[Path]:
+    """The folders given by ``extra`` (a ``--weights-dir`` option) and :data:`WEIGHTS_DIR_ENV`."""
+    found = [Path(p).expanduser() for p in (extra or [])]
+    env = os.environ.get(WEIGHTS_DIR_ENV, "")
+    found += [Path(p).expanduser() for p in env.split(os.pathsep) if p.strip()]
+    return found
+
+
+def folder_models(dirs: list[Path]) -> dict[str, Path]:
+    """Name -> checkpoint folder for every generator checkpoint directly inside ``dirs``
+    (the first folder of a name wins; registry and classical names are never shadowed).
+    Folders whose config.json is unreadable or holds no generator are skipped."""
+    found: dict[str, Path] = {}
+    for root in dirs:
+        try:
+            entries = sorted(root.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name in found or entry.name in MODELS or entry.name == "default":
+                continue
+            try:
+                info = read_checkpoint_config(entry) if (entry / CONFIG_FILE).is_file() else None
+            except InpaintError:
+                info = None
+            if info is not None and info["model"] in MODELS:
+                found[entry.name] = entry
+    return found
+
+
+def describe_folder(folder: Path) -> str:
+    """One line on a checkpoint folder's origin: its provenance when imported."""
+    info = read_checkpoint_config(folder)
+    prov = info.get("provenance")
+    if isinstance(prov, dict):
+        dataset = f", {prov['dataset']}" if prov.get("dataset") else ""
+        digest = (prov.get("sha256") or (prov.get("files") or [{}])[0].get("sha256") or "")[:12]
+        return f"{info['model']}, imported from {prov.get('source')} ({prov.get('format')}{dataset}, sha256 {digest})"
+    return f"{info['model']}, checkpoint folder {folder}"
+
+
+def imported_models(dirs: list[Path] | None = None) -> list[ModelChoice]:
+    """The checkpoint folders of :func:`weights_dirs` as menu entries (kind "imported")."""
+    choices = []
+    for name, folder in folder_models(weights_dirs() if dirs is None else dirs).items():
+        model = read_checkpoint_config(folder)["model"]
+        choices.append(ModelChoice(name, "imported", MODELS[model].pluralistic, False, describe_folder(folder)))
     return choices
 
 
@@ -178,6 +234,11 @@ def resolve_model(name_or_path: str | os.PathLike, device: str | torch.device = 
                 f"random weights explicitly (--allow-untrained)"
             )
         return _untrained(key, dev)
+    in_dirs = folder_models(weights_dirs()).get(key) if os.sep not in key else None
+    if in_dirs is not None:
+        model, metadata = load_checkpoint(in_dirs, dev)
+        return LoadedModel(model, metadata["model"], "checkpoint", [f"{key}: {describe_folder(in_dirs)}"],
+                           metadata, _ranker(model, in_dirs, dev))
     path = Path(key).expanduser()
     if not path.exists():
         known = ", ".join(["default", *classical_names(), *sorted(set(MODELS) - set(classical_names()))])
