@@ -33,6 +33,9 @@ def main() -> None:
     parser.add_argument("--discriminator", default=None, metavar="KEY",
                         help="also ship the discriminator stored under this key ('' for a "
                              "single one, 'gen' for PIC-Net's generative-path D)")
+    parser.add_argument("--compute", default="2 CPU cores, no GPU", help="what trained it (metadata)")
+    parser.add_argument("--data", default="shared/data/train (1700 photos), generated masks",
+                        help="what it was trained on (metadata)")
     args = parser.parse_args()
     state = json.loads((args.checkpoint / "state.json").read_text())
     cfg = state["config"]
@@ -44,8 +47,8 @@ def main() -> None:
         "train_size": cfg["size"],
         "batch_size": cfg["batch_size"],
         "masks": cfg.get("masks", "mixed"),
-        "data": "shared/data/train (1700 photos), generated masks",
-        "compute": "2 CPU cores, no GPU",
+        "data": args.data,
+        "compute": args.compute,
     }
     save_model(model, args.out, dtype=torch.float16, metadata=meta)
     print(f"wrote {args.out}: {meta}")
