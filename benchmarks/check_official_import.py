@@ -18,10 +18,14 @@ Usage::
 
 ``--official`` is a folder holding the checkouts under their repository names
 (``deepfillv2-pytorch``, ``generative_inpainting``, ``RN``, ``Pluralistic-Inpainting``), or
-give each one with its own option. ``deepfill_v2_tf`` is checked against the PyTorch port's
-``networks_tf.py`` (its author's conversion of the TF release; TF1 + neuralgym, which the
-official TF code needs, do not install on current Python), with the checkpoint written in
-the official TF variable names by inpaintkit's tensor-bundle writer.
+give each one with its own option. ``deepfill_v2_tf`` is checked twice: against the PyTorch
+port's ``networks_tf.py`` patched at run time to the TF graph (fuse on, two-step mask
+resize, BGR; the port as shipped differs from the TF release in those three), with the
+checkpoint written in the official TF variable names by inpaintkit's tensor-bundle writer;
+and, with ``--tf-python`` (a Python that has TensorFlow 2.x, e.g. a separate venv with
+``pip install tensorflow-cpu``; never a dependency of inpaintkit), against the official TF1
+graph itself (``inpaint_model.py`` unmodified, run through ``tf.compat.v1`` with stand-ins
+for ``tf.contrib``'s arg_scope and neuralgym's resize).
 A format whose checkout is missing is skipped with the reason.
 """
 
@@ -64,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="checkout checked against for deepfill_v2_tf (default: the port's)")
     parser.add_argument("--rn", help="geekyutao/RN checkout")
     parser.add_argument("--pic", help="lyndonzheng/Pluralistic-Inpainting checkout")
+    parser.add_argument("--tf", dest="tf_checkout", help="JiahuiYu/generative_inpainting checkout (v2)")
+    parser.add_argument("--tf-python", help="a Python with TensorFlow 2.x: also run the official TF graph")
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--only", nargs="+", choices=sorted(CHECKS), help="run these checks only")
     args = parser.parse_args(argv)
@@ -90,6 +96,12 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"{module}: {len(got)} rows in {time.perf_counter() - start:.0f} s")
         rows += got
+        if module == "deepfill_tf" and args.tf_python:
+            tf_checkout = args.tf_checkout or _checkout(args, "tf_checkout", "generative_inpainting")
+            if tf_checkout is None:
+                print("skip the TF graph: no generative_inpainting checkout (--tf or --official)")
+            else:
+                rows += check.run_tf_graph(args.tf_python, Path(tf_checkout), tuple(args.sizes))
 
     print()
     print("| format | size | raw max abs diff | uint8 max abs diff | within target | note |")

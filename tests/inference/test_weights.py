@@ -77,7 +77,7 @@ def test_network_without_weights_is_refused_unless_asked_for(monkeypatch, tmp_pa
 def test_available_models_lists_default_classical_then_networks(tmp_path, monkeypatch):
     choices = W.available_models()
     names = [c.name for c in choices]
-    classical = ["telea", "ns", "smooth", "patchmatch", "patchmatch_lf"]
+    classical = ["telea", "ns", "smooth", "patchmatch", "patchmatch_lf", "mean"]
     assert names == ["default", *classical, *sorted(n for n in MODELS if n not in classical)]
     kinds = {c.name: c.kind for c in choices}
     assert kinds["smooth"] == "classical" and kinds["pic_net"] == "network"

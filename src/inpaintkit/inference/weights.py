@@ -89,6 +89,7 @@ _CLASSICAL_DESCRIPTIONS = {
     "smooth": "mean of Telea and NS, low-passed deep in the hole (classical, most accurate)",
     "patchmatch": "PatchMatch patch copying (classical, sharp texture)",
     "patchmatch_lf": "PatchMatch texture on smooth's low frequencies (classical)",
+    "mean": "flat mean colour of the known pixels (the floor every method must clear)",
 }
 
 

@@ -25,6 +25,13 @@ plain ``conv -> phi`` layer (used by the ``deepfill_v2_vanilla`` ablation).
 :class:`GatedDeconv2d` is the official "deconv": nearest-neighbour x2 upsampling followed by
 a 3x3 gated convolution (avoids the checkerboard artefacts of transposed convolutions).
 
+Padding (``padding=``): ``"torch"`` (default) pads ``dilation*(k-1)/2`` zeros on every side;
+``"tf"`` is TensorFlow's ``"SAME"``, computed from the input size at run time: a total of
+``max((ceil(H/s) - 1)*s + d*(k-1) + 1 - H, 0)`` zeros, the odd one at the bottom / right. For
+stride 1 both are the same; a stride-2 3x3 conv on an even size pads (0, 1) instead of
+(1, 1), i.e. the sampling grid is shifted by one pixel. The official DeepFill v2 weights
+(TensorFlow, and the PyTorch port's ``networks_tf.py``) need ``"tf"``.
+
 Initialisation: weights ~ N(0, (gain / sqrt(fan_in))^2), biases 0, with ``gain`` chosen so
 that a unit-second-moment input gives a unit-second-moment output (``INIT_GAIN``). With
 PyTorch's default conv init every gated layer shrinks the signal by about 3x (phi
@@ -60,6 +67,20 @@ INIT_GAIN: dict[tuple[str | None, bool], float] = {
 }
 
 
+PADDINGS = ("torch", "tf")
+
+
+def tf_same_padding(size: tuple[int, int] | torch.Size, kernel: int, stride: int, dilation: int = 1
+                    ) -> tuple[int, int, int, int]:
+    """TensorFlow "SAME" zero padding of an ``(H, W)`` input as ``F.pad``'s
+    ``(left, right, top, bottom)``: the extra zero of an odd total goes right / bottom."""
+    pads = []
+    for n in (int(size[1]), int(size[0])):
+        total = max((-(-n // stride) - 1) * stride + dilation * (kernel - 1) + 1 - n, 0)
+        pads += [total // 2, total - total // 2]
+    return pads[0], pads[1], pads[2], pads[3]
+
+
 def same_padding(kernel: int, dilation: int = 1) -> int:
     """Zero padding that keeps H, W (stride 1) or gives ceil(H/stride) for an odd kernel."""
     if kernel % 2 != 1:
@@ -79,6 +100,7 @@ class GatedConv2d(nn.Module):
         spectral_norm: wrap the convolution in spectral normalisation.
         keep_gate: keep the last gating map (``(B, out_ch, H', W')``, values in (0, 1),
             detached) in ``self.last_gate`` for visualisation.
+        padding: ``"torch"`` (symmetric) or ``"tf"`` (TensorFlow "SAME"; module docstring).
     """
 
     def __init__(
@@ -92,8 +114,11 @@ class GatedConv2d(nn.Module):
         spectral_norm: bool = False,
         gate: bool = True,
         keep_gate: bool = False,
+        padding: str = "torch",
     ) -> None:
         super().__init__()
+        if padding not in PADDINGS:
+            raise ValueError(f"unknown padding '{padding}' (known: {', '.join(PADDINGS)})")
         if activation is not None and activation not in ACTIVATIONS:
             raise ValueError(
                 f"unknown activation '{activation}' (known: {', '.join(ACTIVATIONS)}, None)"
@@ -103,12 +128,13 @@ class GatedConv2d(nn.Module):
         self.activation = activation
         self.keep_gate = keep_gate
         self.last_gate: torch.Tensor | None = None
+        self.tf_padding = padding == "tf"
         conv = nn.Conv2d(
             in_ch,
             2 * out_ch if gate else out_ch,
             kernel,
             stride=stride,
-            padding=same_padding(kernel, dilation),
+            padding=0 if self.tf_padding else same_padding(kernel, dilation),
             dilation=dilation,
         )
         fan_in = in_ch * kernel * kernel
@@ -118,6 +144,9 @@ class GatedConv2d(nn.Module):
         self._phi = ACTIVATIONS[activation] if activation is not None else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.tf_padding:
+            x = F.pad(x, tf_same_padding(x.shape[-2:], self.conv.kernel_size[0], self.conv.stride[0],
+                                         self.conv.dilation[0]))
         y = self.conv(x)  # (B, 2*out_ch or out_ch, H', W')
         if self.gated:
             y, g = y.split(self.out_ch, dim=1)  # views, no copy
@@ -129,7 +158,7 @@ class GatedConv2d(nn.Module):
         return y * g if self.gated else y
 
     def extra_repr(self) -> str:
-        return f"gated={self.gated}, activation={self.activation}"
+        return f"gated={self.gated}, activation={self.activation}" + (", padding=tf" if self.tf_padding else "")
 
 
 class GatedDeconv2d(nn.Module):

@@ -24,7 +24,10 @@ are given, the *same* map A carries visible encoder context into the hole:
 gamma = alpha = 0 at initialisation (as in the official code), so without encoder
 features the layer starts as the exact identity, and with them the hole part of e cannot
 reach the output until alpha leaves 0. A mask of another size is resized bilinearly
-(align_corners=True, like the official ``scale_pyramid``).
+(align_corners=True, like the official ``scale_pyramid``). ``known_mask=True`` (imported
+official weights) resizes the known-part mask K = 1 - M instead and weighs with
+``alpha * (1 - K) * flow + K * e``, the official order of operations (bit-equal on
+fractional mask values at the resized borders; otherwise the same formula).
 
 Returns ``(out (B,C,H,W), attention (B,N,N))``. Memory is O(B N^2): N = 1024 at the
 official 32x32 placement for 256x256 images.
@@ -46,7 +49,9 @@ class ShortLongAttention(nn.Module):
     reduction: query/key width C // reduction (official 4); shared_qk: one conv for
     query and key (official); long_term: build the encoder branch (the official
     discriminator uses the short-term part only); negative_slope: LeakyReLU of the merge
-    block (0.01, the official default); spectral_norm: on the merge convs (official).
+    block (0.01, the official default); spectral_norm: on the merge convs (official;
+    ``"official"``: :class:`~inpaintkit.layers.pic_blocks.OfficialSpectralNorm`);
+    known_mask: resize the known-part mask as the official code does (see above).
     """
 
     def __init__(
@@ -57,7 +62,8 @@ class ShortLongAttention(nn.Module):
         shared_qk: bool = True,
         long_term: bool = True,
         negative_slope: float = 0.01,
-        spectral_norm: bool = True,
+        spectral_norm: bool | str = True,
+        known_mask: bool = False,
     ) -> None:
         super().__init__()
         if channels < 1 or reduction < 1 or channels // reduction < 1:
@@ -74,6 +80,7 @@ class ShortLongAttention(nn.Module):
                 nn.init.orthogonal_(conv.weight, gain=0.02)
                 nn.init.zeros_(conv.bias)
         self.gamma = nn.Parameter(torch.zeros(1))
+        self.known_mask = known_mask
         self.long_term = long_term
         if long_term:
             self.alpha = nn.Parameter(torch.zeros(1))
@@ -110,9 +117,17 @@ class ShortLongAttention(nn.Module):
                 f"ShortLongAttention: encoder features {tuple(encoder_feat.shape)} do not match "
                 f"({b}, {self.encoder_channels}, {h}, {w})"
             )
-        hole = mask.to(decoder_feat.dtype)
-        if hole.shape[-2:] != (h, w):
-            hole = F.interpolate(hole, size=(h, w), mode="bilinear", align_corners=True)
         flow = torch.bmm(encoder_feat.flatten(2), attn_t).view_as(encoder_feat)
-        context = self.alpha * hole * flow + (1.0 - hole) * encoder_feat
+        if self.known_mask:
+            known = _resize(1.0 - mask.to(decoder_feat.dtype), h, w)
+            context = self.alpha * (1.0 - known) * flow + known * encoder_feat
+        else:
+            hole = _resize(mask.to(decoder_feat.dtype), h, w)
+            context = self.alpha * hole * flow + (1.0 - hole) * encoder_feat
         return self.merge(torch.cat([out, context], dim=1)), attn
+
+
+def _resize(mask: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    if mask.shape[-2:] == (h, w):
+        return mask
+    return F.interpolate(mask, size=(h, w), mode="bilinear", align_corners=True)

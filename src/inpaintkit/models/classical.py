@@ -62,11 +62,11 @@ from inpaintkit.conventions import image_to_tensor, tensor_to_image
 from inpaintkit.errors import InpaintError, LoadFailed
 from inpaintkit.models.base import InpaintModel
 
-CLASSICAL_METHODS = ("telea", "ns", "smooth", "patchmatch", "patchmatch_lf")
+CLASSICAL_METHODS = ("telea", "ns", "smooth", "patchmatch", "patchmatch_lf", "mean")
 SMOOTH_SIGMA = 8.0  # pixels; see the module docstring
 COARSE_RADIUS = None  # a network's classical coarse input: each method's default radius
 # radius (OpenCV's neighbourhood, PatchMatch's patch radius) when none is given
-DEFAULT_RADIUS = {"telea": 3, "ns": 3, "smooth": 3, "patchmatch": 3, "patchmatch_lf": 2}
+DEFAULT_RADIUS = {"telea": 3, "ns": 3, "smooth": 3, "patchmatch": 3, "patchmatch_lf": 2, "mean": 1}
 # masked_input's 0.0 as uint8: (0 + 1) * 127.5 = 127.5, rounded half to even.
 HOLE_VALUE = 128
 PATCHMATCH_SEED = 0  # the random search's seed, set before every PatchMatch fill
@@ -134,6 +134,17 @@ def patchmatch_lowfreq_fill(image: np.ndarray, hole: np.ndarray, radius: int = 2
     return out
 
 
+def mean_fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """The hole painted flat with the mean colour of the known pixels (rounded): the floor
+    every learned model must clear (issue 26's "floor of floors"); a fully masked image
+    gets mid-grey."""
+    known = hole == 0
+    colour = image[known].mean(axis=0) if known.any() else np.full(3, 127.5)
+    out = image.copy()
+    out[~known] = np.clip(np.rint(colour), 0, 255).astype(np.uint8)
+    return out
+
+
 def _fill(image: np.ndarray, hole: np.ndarray, method: str, radius: int) -> np.ndarray:
     if method == "telea":
         return _opencv(image, hole, radius, cv2.INPAINT_TELEA)
@@ -145,6 +156,8 @@ def _fill(image: np.ndarray, hole: np.ndarray, method: str, radius: int) -> np.n
         return patchmatch_fill(image, hole, radius)
     if method == "patchmatch_lf":
         return patchmatch_lowfreq_fill(image, hole, radius)
+    if method == "mean":
+        return mean_fill(image, hole)
     raise ValueError(f"unknown classical method '{method}' (known: {', '.join(CLASSICAL_METHODS)})")
 
 
@@ -236,6 +249,12 @@ class SmoothConfig(ClassicalConfig):
 @dataclass(frozen=True)
 class PatchMatchConfig(ClassicalConfig):
     method: str = "patchmatch"
+
+
+@dataclass(frozen=True)
+class MeanConfig(ClassicalConfig):
+    method: str = "mean"
+    radius: int = 1  # unused
 
 
 @dataclass(frozen=True)
@@ -341,3 +360,9 @@ class PatchMatchLF(ClassicalModel):
     frequencies; needs ``pypatchmatch``)."""
 
     config_class: ClassVar[type] = PatchMatchLFConfig
+
+
+class MeanFill(ClassicalModel):
+    """The ``mean`` entry of ``MODELS``: the known pixels' mean colour, flat (the floor)."""
+
+    config_class: ClassVar[type] = MeanConfig

@@ -14,43 +14,39 @@ and ``s`` the optional sketch (``s * m``)::
     refined = tanh(Decoder([hallu, pm]))                          (B, 3, H, W)
             | clamp(x2 + Decoder([hallu, pm]), -1, 1)             with ``residual=True``
 
-Channel plan: as the official code, where ``gen_conv(x, n)`` convolves to ``n`` channels
-and splits them into ``n/2`` features and ``n/2`` gates; ``GatedConv2d(in, n/2)`` here is the
-same layer. With ``c = cnum/2`` (24 by default) the widths are c, 2c and 4c (the bottleneck,
-"wide"); ``slim=True`` uses 2c for the bottleneck instead of 4c. The RGB output layers are
-plain convolutions (no gate), as in the official code. Parameter counts (generator):
-default 4,057,278 (official input plan, ``refine_sees_mask=False``: 4,052,478; the paper
-reports 4.1M); ``slim``: 1,359,486; ``tiny`` (cnum 16): 456,174; ``coarse="telea"`` drops
-the coarse network (any classical ``coarse``): 2,426,127.
+Channel plan as the official code (``gen_conv(x, n)`` convolves to ``n`` channels split into
+``n/2`` features and ``n/2`` gates: ``GatedConv2d(in, n/2)`` here). With ``c = cnum/2`` the
+widths are c, 2c and 4c ("wide"; ``slim=True``: 2c); the RGB output layers are plain convs.
+Parameters: default 4,057,278 (``refine_sees_mask=False``: 4,052,478; paper: 4.1M);
+``slim`` 1,359,486; ``tiny`` (cnum 16) 456,174; ``coarse="telea"`` 2,426,127.
 
-Differences from the official code (documented choices):
+Our choices (defaults) that differ from the official code:
 
-* the refinement stage also sees the ones channel, the mask and the sketch (the official
-  v2 feeds it only the 3-channel composited image); set ``refine_sees_mask=False`` for the
-  official input. It costs ~5k parameters and lets a residual refinement over a fixed
-  (classical) coarse result know where the hole is.
-* the contextual-attention mask is downsampled with max pooling (any hole pixel), not
-  nearest, and the layer uses true cosine similarity (see its module).
-* the learned coarse network can be replaced by a classical fill (``coarse="telea"``,
-  ``"ns"`` or ``"smooth"``, :mod:`inpaintkit.models.classical`). That fill is *data*, not
-  part of the network: ``coarse_input`` names it and the caller passes it as the
-  ``coarse`` input (B,3,H,W) in [-1, 1], computed once on uint8 (in the data workers when
-  training, in the Inpainter at inference; :func:`~inpaintkit.models.classical.coarse_batch`).
-  No gradient reaches it, and the ONNX graph takes it as a third input.
-* ``residual=True``: the refinement output is ``clamp(x2 + delta, -1, 1)`` with the last
-  layer zero-initialised, so an untrained model returns exactly ``x2`` (the coarse result
-  inside the hole, the input outside). There is no tanh on ``delta``; the clamp bounds it.
+* the refinement stage also sees ones, mask and sketch (``refine_sees_mask``; official:
+  the 3-channel composite only), ~5k parameters: a residual refinement over a fixed
+  classical coarse fill knows where the hole is;
+* contextual attention: cosine similarity, max-pooled mask (``attention="cosine"``);
+* a classical coarse fill instead of the coarse network (``coarse="telea"``, ``"ns"``,
+  ``"smooth"``, ...): *data* given as the ``coarse`` input (B,3,H,W) in [-1, 1], computed
+  on uint8 by the caller (:func:`~inpaintkit.models.classical.coarse_batch`; data workers /
+  Inpainter), no gradient, a third ONNX input; ``coarse_input`` names it;
+* ``residual=True``: refined = ``clamp(x2 + delta, -1, 1)``, last layer zero-initialised
+  (an untrained model returns ``x2``), no tanh.
 
-``gated=False`` replaces every gated conv by a plain conv + ELU with the same number of
-output features (no gate branch, about half the parameters): the ``deepfill_v2_vanilla``
-ablation. ``partial=True`` (with ``gated=False``) makes every one a partial convolution +
-ELU, same widths and weights (``deepfill_v2_partial``, the paper's other baseline): one
-valid mask ``1 - m`` for all channels, updated by Liu et al.'s rule along each branch. As
-the DeepFill v2 paper argues, content inside the hole (the coarse result, a sketch) is then
-zeroed by the first layer of each stage; the attention output and the decoder start from
-all-valid / the hallucination branch's mask. The attention flow of the last forward pass
-is kept (detached) in ``self.last_flow`` ``(B, 2, H/4, W/4)`` for visualisation
-(``inpaintkit.layers.contextual_attention.flow_to_image``).
+Compatibility settings (imported official weights, :mod:`inpaintkit.official.deepfill_port`):
+``refine_sees_mask=False``, ``attention="official"`` (the official attention arithmetic,
+:mod:`~inpaintkit.layers.contextual_attention_official`), ``attention_fuse``,
+``attention_resize`` and ``padding="tf"`` (TensorFlow "SAME" padding of the stride-2
+convs). The port's ``networks.py`` needs the first two, its ``networks_tf.py`` (the
+TensorFlow release converted) all of them with ``attention_fuse=False``. Pre/post-processing
+is ours already: [-1, 1] RGB, hole zeroed, ``[x, 1, m]``, tanh outputs.
+
+``gated=False``: plain conv + ELU, same widths (``deepfill_v2_vanilla``); ``partial=True``:
+partial conv + ELU (``deepfill_v2_partial``), one valid mask ``1 - m`` updated by Liu et
+al.'s rule along each branch (hole content such as the coarse result is zeroed by each
+stage's first layer; the attention output and decoder start all-valid / from the
+hallucination branch's mask). The last attention flow is kept (detached) in
+``self.last_flow`` (B, 2, H/4, W/4) (``contextual_attention.flow_to_image``).
 """
 
 from __future__ import annotations
@@ -64,13 +60,15 @@ from torch import nn
 
 from inpaintkit.conventions import composite, masked_input
 from inpaintkit.layers.contextual_attention import ContextualAttention
-from inpaintkit.layers.gated_conv import GatedConv2d, GatedDeconv2d
+from inpaintkit.layers.contextual_attention_official import RESIZES, OfficialContextualAttention
+from inpaintkit.layers.gated_conv import PADDINGS, GatedConv2d, GatedDeconv2d
 from inpaintkit.layers.partial_conv import PartialConvAct
 from inpaintkit.models.base import InpaintModel
 
+ATTENTIONS = ("cosine", "official")
 # The classical fills of inpaintkit.models.classical, named here so that this module
 # does not import OpenCV.
-COARSE_MODES = ("learned", "telea", "ns", "smooth", "patchmatch", "patchmatch_lf", "patchmatch+smooth")
+COARSE_MODES = ("learned", "telea", "ns", "smooth", "patchmatch", "patchmatch_lf", "mean", "patchmatch+smooth")
 
 
 @dataclass(frozen=True)
@@ -92,6 +90,9 @@ class DeepFillV2Config:
         upsample its residual bilinearly: a low-frequency correction of a classical coarse
         fill that cannot touch the fill's fine texture (needs ``residual`` and a classical
         ``coarse``; power of two).
+    padding / attention / attention_fuse / attention_resize: compatibility settings (module
+        docstring): "torch" | "tf" padding, "cosine" | "official" attention, its fuse step,
+        "floor" | "align_corners" | "tf" (+ two-step mask) nearest downsampling in the official attention.
     """
 
     cnum: int = 48
@@ -103,23 +104,31 @@ class DeepFillV2Config:
     residual: bool = False
     refine_sees_mask: bool = True
     lowfreq: int = 1
+    padding: str = "torch"
+    attention: str = "cosine"
+    attention_fuse: bool = True
+    attention_resize: str = "floor"
 
     def __post_init__(self) -> None:
         if self.cnum < 4 or self.cnum % 4:
             raise ValueError(f"DeepFillV2Config: cnum must be a multiple of 4, got {self.cnum}")
         if self.in_extra < 0:
             raise ValueError(f"DeepFillV2Config: in_extra must be >= 0, got {self.in_extra}")
-        if self.coarse not in COARSE_MODES:
-            raise ValueError(
-                f"DeepFillV2Config: coarse must be one of {', '.join(COARSE_MODES)}, "
-                f"got '{self.coarse}'"
-            )
         if self.partial and self.gated:
             raise ValueError("DeepFillV2Config: partial=True needs gated=False")
         if self.lowfreq < 1 or self.lowfreq & (self.lowfreq - 1):
             raise ValueError(f"DeepFillV2Config: lowfreq must be a power of two, got {self.lowfreq}")
         if self.lowfreq > 1 and (not self.residual or self.coarse == "learned"):
             raise ValueError("DeepFillV2Config: lowfreq > 1 needs residual=True and a classical coarse")
+        for name, value, known in (("coarse", self.coarse, COARSE_MODES), ("padding", self.padding, PADDINGS),
+                                   ("attention", self.attention, ATTENTIONS),
+                                   ("attention_resize", self.attention_resize, RESIZES)):
+            if value not in known:
+                raise ValueError(f"DeepFillV2Config: {name} must be one of {', '.join(known)}, got '{value}'")
+        if self.padding != "torch" and self.partial:
+            raise ValueError("DeepFillV2Config: padding='tf' needs gated or plain convolutions")
+        if self.attention_resize != "floor" and self.attention != "official":
+            raise ValueError("DeepFillV2Config: attention_resize needs attention='official'")
 
 
 @dataclass(frozen=True)
@@ -137,22 +146,26 @@ class DeepFillV2PartialConfig(DeepFillV2Config):
     partial: bool = True
 
 
-# A layer kind: "gated", "plain" or "partial" (DeepFillV2Config.gated / .partial).
 def _kind(config: DeepFillV2Config) -> str:
-    return "partial" if config.partial else "gated" if config.gated else "plain"
+    kind = "partial" if config.partial else "gated" if config.gated else "plain"
+    return kind + (":tf" if config.padding == "tf" else "")
 
 
+# A layer kind: "gated", "plain" or "partial", with ":tf" for TensorFlow padding.
 def _conv(kind: str, i: int, o: int, k: int = 3, s: int = 1, d: int = 1,
           activation: str | None = "elu") -> nn.Module:
+    kind, _, pad = kind.partition(":")
     if kind == "partial":
         return PartialConvAct(i, o, k, stride=s, dilation=d, activation=activation)
-    return GatedConv2d(i, o, k, stride=s, dilation=d, activation=activation, gate=kind == "gated")
+    return GatedConv2d(i, o, k, stride=s, dilation=d, activation=activation, gate=kind == "gated",
+                       padding=pad or "torch")
 
 
 def _deconv(kind: str, i: int, o: int) -> nn.Module:
+    kind, _, pad = kind.partition(":")
     if kind == "partial":
         return PartialConvAct(i, o, 3, upsample=True)
-    return GatedDeconv2d(i, o, gate=kind == "gated")
+    return GatedDeconv2d(i, o, gate=kind == "gated", padding=pad or "torch")
 
 
 class _Chain(nn.Sequential):
@@ -192,20 +205,9 @@ class CoarseNet(nn.Module):
             return _conv(kind, i, o, k, s, d)
 
         self.body = _Chain(
-            g(in_ch, c, 5),
-            g(c, 2 * c, s=2),
-            g(2 * c, 2 * c),
-            g(2 * c, wide, s=2),
-            g(wide, wide),
-            g(wide, wide),
-            *(g(wide, wide, d=d) for d in (2, 4, 8, 16)),
-            g(wide, wide),
-            g(wide, wide),
-            _deconv(kind, wide, 2 * c),
-            g(2 * c, 2 * c),
-            _deconv(kind, 2 * c, c),
-            g(c, c // 2),
-            _rgb_out(c // 2),
+            g(in_ch, c, 5), g(c, 2 * c, s=2), g(2 * c, 2 * c), g(2 * c, wide, s=2),  # encoder
+            g(wide, wide), g(wide, wide), *(g(wide, wide, d=d) for d in (2, 4, 8, 16)), g(wide, wide), g(wide, wide),
+            _deconv(kind, wide, 2 * c), g(2 * c, 2 * c), _deconv(kind, 2 * c, c), g(c, c // 2), _rgb_out(c // 2),
         )
 
     def forward(self, x: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
@@ -217,19 +219,15 @@ class RefineNet(nn.Module):
     """Stage 2: a dilated (hallucination) branch and a contextual-attention branch, both at
     1/4 resolution, concatenated and decoded. Returns the raw (pre-activation) output."""
 
-    def __init__(self, in_ch: int, c: int, wide: int, kind: str, zero_out: bool) -> None:
+    def __init__(self, in_ch: int, c: int, wide: int, kind: str, zero_out: bool,
+                 attention: ContextualAttention) -> None:
         super().__init__()
 
         def g(i: int, o: int, k: int = 3, s: int = 1, d: int = 1, **kw: str) -> nn.Module:
             return _conv(kind, i, o, k, s, d, **kw)
 
         self.hallucinate = _Chain(
-            g(in_ch, c, 5),
-            g(c, c, s=2),
-            g(c, 2 * c),
-            g(2 * c, 2 * c, s=2),
-            g(2 * c, wide),
-            g(wide, wide),
+            g(in_ch, c, 5), g(c, c, s=2), g(c, 2 * c), g(2 * c, 2 * c, s=2), g(2 * c, wide), g(wide, wide),
             *(g(wide, wide, d=d) for d in (2, 4, 8, 16)),
         )
         self.attention_in = _Chain(
@@ -240,7 +238,7 @@ class RefineNet(nn.Module):
             g(wide, wide),
             g(wide, wide, activation="relu"),  # official: ReLU before the attention
         )
-        self.attention = ContextualAttention(ksize=3, stride=1, rate=2)
+        self.attention = attention
         self.attention_out = _Chain(g(wide, wide), g(wide, wide))
         self.decoder = _Chain(
             g(2 * wide, wide),
@@ -258,7 +256,9 @@ class RefineNet(nn.Module):
         """x (B,in,H,W), mask (B,1,H,W) 1 = hole; valid (B,1,H,W) for partial layers."""
         hallu, valid_h = self.hallucinate(x, valid)  # (B, wide, H/4, W/4)
         pm, _ = self.attention_in(x, valid)  # (B, wide, H/4, W/4)
-        mask_q = F.max_pool2d(mask, 4)  # (B, 1, H/4, W/4), any hole pixel
+        # (B, 1, H/4, W/4), any hole pixel; the official layer downsamples the full mask
+        official = isinstance(self.attention, OfficialContextualAttention)
+        mask_q = mask if official else F.max_pool2d(mask, 4)
         pm, flow = self.attention(pm, pm, mask_q)  # (B, wide, H/4, W/4), (B, 2, H/4, W/4)
         pm, _ = self.attention_out(pm)  # every position filled: starts all valid
         out, _ = self.decoder(torch.cat([hallu, pm], dim=1), valid_h)  # (B, 3, H, W)
@@ -283,7 +283,11 @@ class DeepFillV2(InpaintModel):
         # refinement inputs; the first is the base the residual is added to.
         guides = 3 * (len(config.coarse.split("+")) - 1) if config.coarse != "learned" else 0
         refine_in = (in_ch if config.refine_sees_mask else 3) + guides
-        self.refine_net = RefineNet(refine_in, c, wide, _kind(config), zero_out=config.residual)
+        attention = (
+            OfficialContextualAttention(3, 1, 2, fuse=config.attention_fuse, resize=config.attention_resize)
+            if config.attention == "official" else ContextualAttention(3, 1, 2, fuse=config.attention_fuse)
+        )
+        self.refine_net = RefineNet(refine_in, c, wide, _kind(config), config.residual, attention)
         self.last_flow: torch.Tensor | None = None
 
     @property
@@ -324,9 +328,7 @@ class DeepFillV2(InpaintModel):
         """
         h, w = image.shape[-2:]
         if not torch.jit.is_tracing() and (h % self.multiple or w % self.multiple):
-            raise ValueError(
-                f"DeepFillV2: image size {h}x{w} is not divisible by {self.multiple}"
-            )
+            raise ValueError(f"DeepFillV2: image size {h}x{w} is not divisible by {self.multiple}")
         self.check_extra_inputs(image, coarse, sketch)
         x = masked_input(image, mask)  # (B, 3, H, W), hole = 0
         full_in = self._inputs(x, mask, sketch)  # (B, 5+e, H, W)

@@ -4,6 +4,12 @@ Zheng, Cham, Cai, "Pluralistic Image Completion", CVPR 2019; official code
 lyndonzheng/Pluralistic-Inpainting (model/network.py). (B,3,H,W) -> patch scores
 (B,1,H/2^L - 2,W/2^L - 2), no sigmoid (LSGAN). Built from the same residual blocks as the
 generator (:mod:`inpaintkit.layers.pic_blocks`).
+
+Compatibility: ``spectral_norm_style="official"`` (imported official weights) uses the
+official ``SpectralNorm`` arithmetic (:class:`~inpaintkit.layers.pic_blocks.OfficialSpectralNorm`,
+one power-iteration step from the stored vectors per forward); the default "torch" keeps
+torch's parametrization. ``down_pool="each"`` pools each branch of a down block before the
+sum, as the official blocks do (the default pools the sum: equal up to ~1e-7).
 """
 
 from __future__ import annotations
@@ -29,10 +35,17 @@ class PICDiscriminatorConfig:
     attention_reduction: int = 4
     spectral_norm: bool = True
     negative_slope: float = 0.1
+    spectral_norm_style: str = "torch"  # "torch" | "official" (imported official weights)
+    down_pool: str = "sum"  # "sum" | "each": pool a down block's sum, or each branch (official)
 
     def __post_init__(self) -> None:
         if self.ndf < 1 or self.img_f < self.ndf or self.layers < 1 or self.in_channels < 1:
             raise ValueError(f"PICDiscriminatorConfig: bad sizes {self}")
+        if self.spectral_norm_style not in ("torch", "official"):
+            raise ValueError(f"PICDiscriminatorConfig: spectral_norm_style must be 'torch' or "
+                             f"'official', got {self.spectral_norm_style!r}")
+        if self.down_pool not in ("sum", "each"):
+            raise ValueError(f"PICDiscriminatorConfig: down_pool must be 'sum' or 'each', got {self.down_pool!r}")
 
 
 class PICDiscriminator(nn.Module):
@@ -48,10 +61,12 @@ class PICDiscriminator(nn.Module):
     def __init__(self, config: PICDiscriminatorConfig | None = None) -> None:
         super().__init__()
         cfg = self.config = PICDiscriminatorConfig() if config is None else config
-        s, sn = cfg.negative_slope, cfg.spectral_norm
+        s = cfg.negative_slope
+        sn = "official" if cfg.spectral_norm and cfg.spectral_norm_style == "official" else cfg.spectral_norm
         w = pic_widths(cfg.ndf, cfg.img_f, cfg.layers)
         self.first = FirstBlock(cfg.in_channels, w[0], s, sn)
-        self.blocks = nn.ModuleList(ResBlock(w[i - 1], w[i], w[i - 1], s, sn, down=True)
+        self.blocks = nn.ModuleList(ResBlock(w[i - 1], w[i], w[i - 1], s, sn, down=True,
+                                             pool_each=cfg.down_pool == "each")
                                     for i in range(1, cfg.layers))
         self.attention = (
             ShortLongAttention(w[2], reduction=cfg.attention_reduction, long_term=False)

@@ -33,6 +33,35 @@ part only) x 20; GAN terms with one discriminator per path
 Inference: ``inpaint`` / ``sample`` run the generative path only and never read the pixels
 inside the hole. They run the network in eval mode (restoring the previous mode after) so
 the spectral-norm power iteration does not update and a seed always gives the same result.
+
+Compatibility settings (defaults keep our own behaviour; weights imported from the
+official release, :mod:`inpaintkit.official.pic`, turn all of them on):
+
+* ``spectral_norm_style="official"``: the official ``SpectralNorm`` wrapper's arithmetic
+  (:class:`~inpaintkit.layers.pic_blocks.OfficialSpectralNorm`: W flattened along dim 0,
+  v then u, one power-iteration step per forward from the stored vectors).
+* ``sampling="official"``: the official test loop. For each of the k samples in turn
+  z_i = mu + sigma * eps_i with eps_i ~ N(0, I) drawn as one (B, z_nc, h, w) tensor
+  (``Normal(mu, sigma).sample()`` draws ``normal_`` into that shape, then * sigma + mu), and
+  one generator pass per sample. The official wrapper advances (u, v) on every forward,
+  in eval mode too, so after loading the encoder runs with 1 step and the generator's
+  i-th pass (i = 1..k) with i steps; sample i here uses exactly that. Our default draws one
+  (B, k, ...) tensor and runs the k samples as one batch. With the same seed on the same
+  device (``torch.manual_seed(s)`` before the official loop, ``generator`` seeded with s
+  here) the k samples are the official ones.
+* ``mask_convention="known"``: the official code computes with the known-part mask
+  K = 1 - M: the inputs are I_m = K * I and I_c = (1 - K) * I (a product, so a negative pixel
+  in the hole becomes -0.0, which changes the conv rounding by ~1e-7 against zeroing it) and
+  the attention resizes K (:class:`~inpaintkit.layers.short_long_attention.ShortLongAttention`).
+  Non-finite input pixels are mapped to finite ones first, so the hole still never reaches
+  the output; the input is made NCHW-contiguous, as the official ToTensor gives it.
+  Default "hole": zero the hole (``masked_input``), resize M.
+* ``down_pool="each"``: the encoder's down blocks pool each branch before adding them
+  (official ``pool(model(x)) + pool(shortcut(x))``); "sum" pools the sum (equal up to ~1e-7).
+
+The official test feeds I_m = K * (2 x - 1) (K = 1 - M, x in [0, 1]) and takes the last,
+full-size output; ``inpaint`` takes (B,3,H,W) in [-1,1] and the hole mask and does the
+same. H and W must be multiples of 2^layers (32).
 """
 
 from __future__ import annotations
@@ -47,7 +76,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from inpaintkit.conventions import masked_input
-from inpaintkit.layers.pic_blocks import FirstBlock, ResBlock, UpBlock, pic_widths, to_rgb
+from inpaintkit.layers.pic_blocks import FirstBlock, ResBlock, UpBlock, pic_widths, power_iterations, to_rgb
 from inpaintkit.layers.short_long_attention import ShortLongAttention
 from inpaintkit.models.base import InpaintModel
 
@@ -93,6 +122,11 @@ class PICNetConfig:
     decoder_norm: str = "instance"  # "instance" | "none"
     spectral_norm: bool = True
     negative_slope: float = 0.1  # LeakyReLU slope (official 'LeakyReLU' = 0.1)
+    # Compatibility with the official code (imported weights; module docstring):
+    spectral_norm_style: str = "torch"  # "torch" | "official"
+    sampling: str = "joint"  # "joint" | "official": one draw and one generator pass per sample
+    mask_convention: str = "hole"  # "hole" | "known": mask arithmetic of the inputs and attention
+    down_pool: str = "sum"  # "sum" | "each": pool a down block's sum, or each branch (official)
 
     def __post_init__(self) -> None:
         problems = []
@@ -108,8 +142,18 @@ class PICNetConfig:
             problems.append("infer_blocks and transform_blocks must be >= 0")
         if self.decoder_norm not in ("instance", "none"):
             problems.append(f"decoder_norm must be 'instance' or 'none', got {self.decoder_norm!r}")
+        choices = {"spectral_norm_style": ("torch", "official"), "sampling": ("joint", "official"),
+                   "mask_convention": ("hole", "known"), "down_pool": ("sum", "each")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                problems.append(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if problems:
             raise ValueError("PICNetConfig: " + "; ".join(problems))
+
+    @property
+    def sn(self) -> bool | str:
+        """The spectral-norm argument of the blocks: False, True or "official"."""
+        return "official" if self.spectral_norm and self.spectral_norm_style == "official" else self.spectral_norm
 
 
 # --- encoder and generator (blocks: :mod:`inpaintkit.layers.pic_blocks`) -------------
@@ -117,11 +161,11 @@ class PICNetConfig:
 class _Encoder(nn.Module):
     def __init__(self, cfg: PICNetConfig) -> None:
         super().__init__()
-        s, sn = cfg.negative_slope, cfg.spectral_norm
+        s, sn = cfg.negative_slope, cfg.sn
         w = pic_widths(cfg.ngf, cfg.img_f, cfg.layers)
         self.widths = w
         blocks: list[nn.Module] = [FirstBlock(3, w[0], s, sn)]
-        blocks += [ResBlock(w[i - 1], w[i], w[i - 1], s, sn, down=True)
+        blocks += [ResBlock(w[i - 1], w[i], w[i - 1], s, sn, down=True, pool_each=cfg.down_pool == "each")
                    for i in range(1, cfg.layers)]
         self.blocks = nn.ModuleList(blocks)
         top = w[-1]
@@ -153,7 +197,7 @@ class _Encoder(nn.Module):
 class _Generator(nn.Module):
     def __init__(self, cfg: PICNetConfig, encoder_widths: list[int]) -> None:
         super().__init__()
-        s, sn, n = cfg.negative_slope, cfg.spectral_norm, cfg.layers
+        s, sn, n = cfg.negative_slope, cfg.sn, cfg.layers
         start = encoder_widths[-1]
         self.lift = ResBlock(cfg.z_nc, start, start, s, sn)
         self.transform = nn.Sequential(*[ResBlock(start, start, start, s, sn)
@@ -174,7 +218,8 @@ class _Generator(nn.Module):
         self.encoder_index = n - 2 - _ATTN_BLOCK
         self.attention = (
             ShortLongAttention(out_w[_ATTN_BLOCK], encoder_widths[self.encoder_index],
-                               reduction=cfg.attention_reduction, spectral_norm=sn)
+                               reduction=cfg.attention_reduction, spectral_norm=sn,
+                               known_mask=cfg.mask_convention == "known")
             if cfg.use_attention else None
         )
 
@@ -242,13 +287,22 @@ class PICNet(InpaintModel):
             raise ValueError(f"PICNet: H and W must be multiples of {self.multiple}, got {h}x{w}")
         return (mask > 0.5).to(image.dtype)
 
+    def _inputs(self, image: torch.Tensor, hole: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(I_m, I_c): the visible part (hole zeroed) and the hole content."""
+        if self.config.mask_convention == "known":
+            # nan_to_num: the identity on finite pixels. contiguous: the official ToTensor
+            # input is NCHW-contiguous; a channels-last one (image_to_tensor of an HWC array)
+            # takes another conv kernel that rounds ~1e-7 differently.
+            finite = torch.nan_to_num(image).contiguous()
+            return (1.0 - hole) * finite, hole * finite
+        return masked_input(image, hole), torch.where(hole > 0.5, image, torch.zeros_like(image))
+
     def forward(self, image: torch.Tensor, mask: torch.Tensor,
                 generator: torch.Generator | None = None) -> PICNetOutput:
         """Both paths in one batch: (B,3,H,W), (B,1,H,W) -> :class:`PICNetOutput`."""
         hole = self._check(image, mask)
         b = image.shape[0]
-        visible = masked_input(image, hole)
-        missing = torch.where(hole > 0.5, image, torch.zeros_like(image))
+        visible, missing = self._inputs(image, hole)
         feats = self.encoder.features(torch.cat([visible, missing]))
         f_m = feats[-1][:b]
         f_e = feats[self.generator.encoder_index][:b]
@@ -279,8 +333,10 @@ class PICNet(InpaintModel):
         hole = self._check(image, mask)
         b = image.shape[0]
         with _eval_mode(self):
-            feats = self.encoder.features(masked_input(image, hole))
+            feats = self.encoder.features(self._inputs(image, hole)[0])
             prior = self.encoder.prior(feats[-1])
+            if self.config.sampling == "official":
+                return self._official_samples(prior, feats, hole, k, generator)
             eps = _randn((b, k, *prior.mu.shape[1:]), generator, prior.mu)
             z = (prior.mu.unsqueeze(1) + prior.sigma.unsqueeze(1) * eps).flatten(0, 1)
 
@@ -290,6 +346,19 @@ class PICNet(InpaintModel):
             images, _ = self.generator(z, rep(feats[-1]),
                                        rep(feats[self.generator.encoder_index]), rep(hole))
         return images[-1].unflatten(0, (b, k))
+
+    def _official_samples(self, prior: Gaussian, feats: list[torch.Tensor], hole: torch.Tensor,
+                          k: int, generator: torch.Generator | None) -> torch.Tensor:
+        """The official test loop: per sample one (B, z_nc, h, w) draw and one generator pass,
+        the i-th pass with i spectral-norm steps (module docstring)."""
+        outs = []
+        for i in range(k):
+            eps = _randn(tuple(prior.mu.shape), generator, prior.mu)
+            z = eps * prior.sigma + prior.mu  # torch.normal(mu, sigma): normal_ then mul_ and add_
+            with power_iterations(self.generator, i + 1):
+                images, _ = self.generator(z, feats[-1], feats[self.generator.encoder_index], hole)
+            outs.append(images[-1])
+        return torch.stack(outs, dim=1)
 
     def inpaint(self, image: torch.Tensor, mask: torch.Tensor,
                 generator: torch.Generator | None = None, *,

@@ -14,7 +14,7 @@ from torch import nn
 
 from inpaintkit.errors import InpaintError
 from inpaintkit.models.base import InpaintModel, config_from_dict
-from inpaintkit.models.classical import NavierStokes, PatchMatch, PatchMatchLF, SmoothFill, Telea
+from inpaintkit.models.classical import MeanFill, NavierStokes, PatchMatch, PatchMatchLF, SmoothFill, Telea
 from inpaintkit.models.deepfill_v2 import DeepFillV2, DeepFillV2Partial, DeepFillV2Vanilla
 from inpaintkit.models.patchmatch_lfnet import PatchMatchLFNet
 from inpaintkit.models.pconv_unet import PConvUNet
@@ -37,6 +37,7 @@ MODELS["smooth"] = SmoothFill
 MODELS["patchmatch"] = PatchMatch
 MODELS["patchmatch_lf"] = PatchMatchLF
 MODELS["patchmatch_lfnet"] = PatchMatchLFNet
+MODELS["mean"] = MeanFill
 
 DISCRIMINATORS: dict[str, type[nn.Module]] = {}
 DISCRIMINATORS["edge_patchgan"] = EdgePatchGAN

@@ -36,6 +36,21 @@ Deviations from the official code, for the library's conventions:
   code pools them over the batch (``rn_mode="batch"``); see
   :mod:`inpaintkit.layers.region_norm` for the trade-off.
 
+Compatibility settings (defaults keep the behaviour above; the config of weights imported
+from the official release, :mod:`inpaintkit.official.rn`, turns them on and sets
+``mask_input=False``, ``rn_mode="batch"``):
+
+* ``input_fill="white"``: the official input, the image mapped to [0, 1] with the hole
+  set to 1, ``x01 * (1 - m) + m`` (3 channels; 8-bit levels map to the official
+  ``u / 255`` bits, in a contiguous tensor: see :func:`_unit_range`); ``inpaint`` still
+  takes and returns [-1, 1]: the official output ``(tanh(o) + 1) / 2`` is ``tanh(o)``
+  rescaled;
+* ``rn_stats="official"``: RN's statistics computed as the official code does (BatchNorm
+  of the mean-filled region; effectively eps * N / |R|), to the same float32 bits: RN-L
+  thresholds responses of these features;
+* ``rn_bias="sum"``: RN-B adds the hole and the known beta at every pixel, as the
+  official ``RN_B``.
+
 ``norm="rn"`` (default) is the paper's model; ``norm="instance"`` the paper's IN
 baseline (EdgeConnect's norm) with the same architecture; any kind of
 :func:`~inpaintkit.layers.norm.make_norm` may be used in every slot. ``edge=True`` adds the
@@ -60,7 +75,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from inpaintkit.conventions import masked_input
 from inpaintkit.layers.norm import NORM_KINDS, make_norm
-from inpaintkit.layers.region_norm import RN_MODES
+from inpaintkit.layers.region_norm import BIAS_MODES, RN_MODES, STATS
 from inpaintkit.models.base import InpaintModel
 
 
@@ -75,6 +90,10 @@ class RNInpaintConfig:
     mask_input: bool = True  # hole mask as an input channel
     edge: bool = False  # edge map as an input channel (EdgeConnect stage 2)
     upsample: str = "pixelshuffle"  # "pixelshuffle" (official RN) | "transpose" (EdgeConnect)
+    # Compatibility with the official code (geekyutao/RN), see the module docstring.
+    input_fill: str = "zero"  # "zero" ([-1,1], hole 0) | "white" (official: [0,1], hole 1)
+    rn_stats: str = "direct"  # "direct" | "official" (BatchNorm of mean-filled regions)
+    rn_bias: str = "region"  # RN-B betas: "region" | "sum" (official: both, everywhere)
 
     def __post_init__(self) -> None:
         if self.norm != "rn" and self.norm not in NORM_KINDS:
@@ -83,6 +102,12 @@ class RNInpaintConfig:
             raise ValueError(f"RNInpaintConfig.rn_mode must be one of {RN_MODES}")
         if self.upsample not in ("pixelshuffle", "transpose"):
             raise ValueError("RNInpaintConfig.upsample must be 'pixelshuffle' or 'transpose'")
+        if self.input_fill not in ("zero", "white"):
+            raise ValueError("RNInpaintConfig.input_fill must be 'zero' or 'white'")
+        if self.rn_stats not in STATS:
+            raise ValueError(f"RNInpaintConfig.rn_stats must be one of {STATS}")
+        if self.rn_bias not in BIAS_MODES:
+            raise ValueError(f"RNInpaintConfig.rn_bias must be one of {BIAS_MODES}")
         if self.channels < 1 or self.residual_blocks < 0 or self.dilation < 1:
             raise ValueError("RNInpaintConfig: channels, dilation >= 1, residual_blocks >= 0")
 
@@ -92,10 +117,14 @@ def _norm(config: RNInpaintConfig, slot: str, channels: int) -> nn.Module:
     kind = config.norm
     if kind == "rn":
         kind = "rn_b" if slot == "encoder" else "rn_l"
+    # The compatibility options are passed only when set, so any norm kind keeps working.
+    compat: dict[str, Any] = {"stats": config.rn_stats} if config.rn_stats != "direct" else {}
     if kind == "rn_b":
-        return make_norm(kind, channels, mode=config.rn_mode)
+        if config.rn_bias != "region":
+            compat["bias_mode"] = config.rn_bias
+        return make_norm(kind, channels, mode=config.rn_mode, **compat)
     if kind == "rn_l":
-        return make_norm(kind, channels, mode=config.rn_mode, threshold=config.threshold)
+        return make_norm(kind, channels, mode=config.rn_mode, threshold=config.threshold, **compat)
     return make_norm(kind, channels)
 
 
@@ -104,6 +133,16 @@ def _upsampler(kind: str, in_ch: int, out_ch: int) -> nn.Module:
     if kind == "pixelshuffle":
         return nn.Sequential(nn.Conv2d(in_ch, 4 * out_ch, 3, padding=1), nn.PixelShuffle(2))
     return nn.ConvTranspose2d(in_ch, out_ch, 4, stride=2, padding=1)
+
+
+def _unit_range(image: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] -> [0, 1]. A value that is an 8-bit level ``u / 127.5 - 1`` (what
+    :func:`~inpaintkit.conventions.image_to_tensor` gives) becomes ``u / 255``, the official
+    ``to_tensor`` bits; ``(x + 1) / 2`` is 1 ulp off for a quarter of the levels, enough to
+    move an RN-L response across its threshold. Other values: ``(x + 1) / 2``."""
+    level = torch.round((image + 1.0) * 127.5)
+    on_grid = (level / 127.5 - 1.0) == image
+    return torch.where(on_grid, level / 255.0, (image + 1.0) / 2.0)
 
 
 class _ResBlock(nn.Module):
@@ -171,7 +210,13 @@ class RNInpaint(InpaintModel):
         h, w = image.shape[-2:]
         if h % self.multiple or w % self.multiple:
             raise ValueError(f"RNInpaint: H and W must be divisible by {self.multiple}, got {h}x{w}")
-        parts = [masked_input(image, mask)]
+        if self.config.input_fill == "white":
+            # The official pre-processing: [0, 1], hole filled with 1 (white), in a
+            # contiguous NCHW tensor as to_tensor's: image_to_tensor's permuted
+            # (channels-last) strides make the first conv use another kernel (other bits).
+            parts = [(_unit_range(image) * (1.0 - mask) + mask).contiguous()]
+        else:
+            parts = [masked_input(image, mask)]
         if self.config.mask_input:
             parts.append(mask.to(image.dtype))
         if self.config.edge:

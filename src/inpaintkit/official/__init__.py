@@ -50,6 +50,8 @@ class OfficialFormat:
     export: our generator (built with such a config) -> the official flat dict (the
         inverse of ``convert`` on the generator's tensors); used to write files in the
         official layout for tests and the check script.
+    files: path -> the files ``read`` reads for it (their sha256 go into the provenance);
+        None: the file itself, or every file of a folder / TF prefix.
     """
 
     name: str
@@ -58,6 +60,7 @@ class OfficialFormat:
     read: Callable[[Path], State]
     convert: Callable[[State], tuple[dict[str, Any], State, tuple[str, dict[str, Any], State] | None]]
     export: Callable[[torch.nn.Module], State]
+    files: Callable[[Path], list[Path]] | None = None
 
 
 # One line per format (name -> OfficialFormat), added by each format's module.

@@ -108,7 +108,7 @@ def import_weights(
 
     fmt = get_format(format) if isinstance(format, str) else format
     src, out = Path(src).expanduser(), Path(out).expanduser()
-    files = source_files(src)
+    files = fmt.files(src) if fmt.files is not None and src.exists() else source_files(src)
     if not files:
         raise NotFound(f"weights not found: {src}")
     _prepare_out(out, overwrite)
