@@ -25,13 +25,19 @@ import sys
 import traceback
 from typing import Annotated, Any
 
-import typer
-from rich.console import Console
-from typer.core import TyperGroup
+# A Ctrl-C while the app loads (the imports below) is one line and exit 130, as it is
+# once a command runs (_Group.invoke), never a KeyboardInterrupt traceback.
+try:
+    import typer
+    from rich.console import Console
+    from typer.core import TyperGroup
 
-from inpaintkit.commands import demo, evaluate, export, fill, masks, models, serve, stylize, train, weights
-from inpaintkit.commands.options import GROUP_SETTINGS
-from inpaintkit.errors import InpaintError
+    from inpaintkit.commands import demo, evaluate, export, fill, masks, models, serve, stylize, train, weights
+    from inpaintkit.commands.options import GROUP_SETTINGS
+    from inpaintkit.errors import InpaintError
+except KeyboardInterrupt:
+    sys.stderr.write("error: interrupted\n")
+    raise SystemExit(130) from None
 
 DEBUG_ENV = "INPAINTKIT_DEBUG"
 
@@ -60,6 +66,15 @@ def _escape(text: str) -> str:
 
 class _Group(TyperGroup):
     """Root group: maps exceptions to messages and exit codes for every sub-command."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        # Typer turns a Ctrl-C while the root options are parsed (it imports pydantic then)
+        # into a silent exit 130; say it, as for a Ctrl-C inside a command.
+        try:
+            return super().parse_args(ctx, args)
+        except KeyboardInterrupt:
+            print_error("interrupted")
+            raise typer.Exit(130) from None
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -136,7 +151,11 @@ app.add_typer(weights.weights_app, name="weights")
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point (``inpaintkit``)."""
-    app(args=argv, prog_name="inpaintkit")
+    try:
+        app(args=argv, prog_name="inpaintkit")
+    except KeyboardInterrupt:  # outside a command (while the options are parsed): as in _Group
+        print_error("interrupted")
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":

@@ -10,8 +10,15 @@ conversions to and from uint8 arrays live here and nowhere else.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
+
+# torch is imported inside the functions that use it: `inpaintkit.io` reads MASK_THRESHOLD
+# from here, and the CLI's --help / --version must not pay torch's import (about a second).
 
 MASK_THRESHOLD = 127  # a mask pixel > 127 (of 255) is a hole
 
@@ -28,6 +35,8 @@ def composite(pred: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> to
             f"composite: sizes differ: pred {tuple(pred.shape)}, image {tuple(image.shape)}, "
             f"mask {tuple(mask.shape)}"
         )
+    import torch
+
     return torch.where(mask > 0.5, pred.to(image.dtype), image)
 
 
@@ -36,6 +45,8 @@ def masked_input(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
     Models call this first so that nothing inside the hole can reach their output.
     """
+    import torch
+
     return torch.where(mask > 0.5, torch.zeros_like(image), image)
 
 
@@ -45,6 +56,8 @@ def image_to_tensor(array: np.ndarray) -> torch.Tensor:
     """(H,W,3) uint8 RGB -> (1,3,H,W) float32 in [-1, 1]."""
     if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
         raise ValueError(f"expected (H,W,3) uint8, got {array.shape} {array.dtype}")
+    import torch
+
     t = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).float()
     return (t / 127.5 - 1.0).unsqueeze(0)
 
@@ -58,6 +71,8 @@ def tensor_to_image(tensor: torch.Tensor) -> np.ndarray:
         if tensor.shape[0] != 1:
             raise ValueError(f"expected a batch of one, got {tuple(tensor.shape)}")
         tensor = tensor[0]
+    import torch
+
     t = ((tensor.detach().float().cpu() + 1.0) * 127.5).round().clamp(0, 255)
     return t.to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
 
@@ -67,6 +82,8 @@ def mask_to_tensor(array: np.ndarray) -> torch.Tensor:
     if array.ndim != 2:
         raise ValueError(f"expected an (H,W) mask, got {array.shape}")
     hole = array.astype(bool) if array.dtype == bool else array > 0
+    import torch
+
     return torch.from_numpy(hole.astype(np.float32))[None, None]
 
 
@@ -78,6 +95,10 @@ def tensor_to_mask(tensor: torch.Tensor) -> np.ndarray:
 
 def hole_ratio(mask: torch.Tensor | np.ndarray) -> float:
     """Fraction of hole pixels in one mask (tensor in {0,1} or array, nonzero = hole)."""
+    if isinstance(mask, np.ndarray):
+        return float((mask > 0).mean())
+    import torch
+
     if isinstance(mask, torch.Tensor):
         return float((mask > 0.5).float().mean())
     return float((np.asarray(mask) > 0).mean())

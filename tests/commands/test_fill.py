@@ -214,7 +214,10 @@ def test_unusual_image_files(runner, tmp_path, kind):
     r = _fill(runner, tmp_path / name, "--mask", tmp_path / "m.png", "-o", tmp_path / "o.png", "--model", "telea")
     assert r.exit_code == 0, r.output
     out = np.asarray(Image.open(tmp_path / "o.png"))
-    assert out.shape == (*mask_shape, 3) and out.dtype == np.uint8
+    channels = 4 if kind == "rgba" else 3  # RGBA keeps its alpha (issue 30: README "Transparency")
+    assert out.shape == (*mask_shape, channels) and out.dtype == np.uint8
+    if kind == "rgba":
+        assert (out[..., 3] == 128).all()
 
 
 def test_mask_size_mismatch_and_resize_mask(runner, pair, tmp_path):

@@ -66,3 +66,30 @@ def test_bad_sketches_are_one_line_errors_and_write_nothing(guided, files, tmp_p
     assert len(lines) == 1 and lines[0].startswith("error:"), r.stderr
     assert {"size": "sketch is 79x64", "unreadable": "sketch", "model": "takes no sketch"}[case] in lines[0]
     assert not out.parent.exists()
+
+
+def test_the_default_model_takes_the_sketch(tmp_path):
+    """No --model: the default (patchmatch_lf) follows a stroke on a two-tone boundary that
+    lies inside the hole, off its centre; a sketch drawn at twice the size is fitted like the
+    mask with --resize-mask."""
+    h, w = 96, 128
+    image, mask, sketch = tmp_path / "two.png", tmp_path / "m.png", tmp_path / "s.png"
+    pixels = np.full((h, w, 3), 60, np.uint8)
+    pixels[:, 40:] = 190
+    Image.fromarray(pixels).save(image)
+    m = np.zeros((h, w), np.uint8)
+    m[8:88, 24:104] = 255
+    Image.fromarray(m).save(mask)
+    s = np.zeros((2 * h, 2 * w), np.uint8)
+    s[:, 80] = 255
+    Image.fromarray(s).save(sketch)
+    plain, guided = tmp_path / "plain.png", tmp_path / "guided.png"
+    assert fill(image, "--mask", mask, "-o", plain).exit_code == 0
+    r = fill(image, "--mask", mask, "--sketch", sketch, "-o", guided, "--resize-mask")
+    assert r.exit_code == 0, r.output
+
+    def step(path):
+        grey = np.asarray(Image.open(path).convert("RGB")).astype(np.float64).mean(axis=2)
+        return float(np.mean(grey[8:88, 43] - grey[8:88, 37]))
+
+    assert step(guided) >= 65 and step(guided) >= 3 * step(plain)

@@ -77,3 +77,50 @@ def test_a_sketch_deepfill_changes_its_result_only_for_strokes_inside_the_hole(t
     changed = np.nonzero((guided != plain).any(axis=2))
     assert changed[0].size and hole[changed].all()  # only inside the hole
     assert set(np.unique(changed[1])) <= set(range(28, 37))  # along the stroke
+
+
+def two_tone(h: int = 96, w: int = 128, boundary: int = 40):
+    """Issue 29's test image: dark left (60), bright right (190); a tall hole over columns
+    24..103 (centre 64), so the boundary at column 40 lies inside it, 24 px off its centre;
+    a straight stroke on the boundary, drawn over the whole height (outside the hole too)."""
+    image = np.full((h, w, 3), 60, np.uint8)
+    image[:, boundary:] = 190
+    hole = np.zeros((h, w), bool)
+    hole[8:h - 8, 24:104] = True
+    sketch = np.zeros((h, w), np.uint8)
+    sketch[:, boundary] = 255
+    return image, hole, sketch
+
+
+def step_at(result: np.ndarray, column: int, rows: slice = slice(8, 88)) -> float:
+    """Mean grey difference across ``column`` (3 px either side), over the hole's rows."""
+    grey = result.astype(np.float64).mean(axis=2)
+    return float(np.mean(grey[rows, column + 3] - grey[rows, column - 3]))
+
+
+def test_the_default_fill_puts_the_two_tone_step_on_the_stroke():
+    image, hole, sketch = two_tone()
+    inp = Inpainter("default", device="cpu")
+    assert inp.model.sketch_channels == 1
+    plain = inp.inpaint(image, hole)[0]
+    guided = inp.inpaint(image, hole, sketch=sketch)[0]
+    assert any("outside the hole are ignored" in n for n in inp.notes)
+    tones = 190 - 60
+    assert step_at(guided, 40) >= 0.5 * tones
+    assert step_at(guided, 40) >= 3 * step_at(plain, 40)
+    # mid-height, the unguided fill's steepest step lies nearer the hole's centre (64) than the
+    # boundary (40) (near the hole's top and bottom it continues the known edge)
+    grey = plain.astype(np.float64).mean(axis=2)[40:56].mean(axis=0)
+    steepest = int(np.argmax(np.diff(grey[24:104]))) + 24
+    assert abs(steepest - 64) < abs(steepest - 40)
+    assert np.array_equal(guided[~hole], image[~hole])
+
+
+def test_the_default_ignores_strokes_outside_the_hole_and_says_so():
+    image, hole, _ = two_tone()
+    inp = Inpainter("default", device="cpu")
+    plain = inp.inpaint(image, hole)[0]
+    outside = np.zeros(hole.shape, np.uint8)
+    outside[:, 4] = 255  # left of the hole
+    assert np.array_equal(inp.inpaint(image, hole, sketch=outside)[0], plain)
+    assert inp.notes == ["sketch: strokes outside the hole are ignored (only the hole is filled)"]

@@ -72,6 +72,13 @@ def test_checkpoint_with_a_discriminator_ranks_its_samples(tmp_path):
     assert ranked.last_scores is None
 
 
-def test_shipped_pic_net_ships_its_discriminator():
-    assert isinstance(Inpainter("pic_net", device="cpu").ranker, PICDiscriminator)
+def test_a_pic_net_folder_with_its_discriminator_ranks(tmp_path):
+    # pic_net's CPU weights are no longer shipped (README "Models": a checkerboard); a folder
+    # written like an imported official release (generator + discriminator/) ranks its samples.
+    from inpaintkit.models import create_discriminator, create_model
+    from inpaintkit.models.serialization import DISCRIMINATOR_DIR, save_model
+
+    folder = save_model(create_model("pic_net", tiny=True), tmp_path / "pic")
+    save_model(create_discriminator("pic_patchgan", tiny=True), folder / DISCRIMINATOR_DIR)
+    assert isinstance(Inpainter(str(folder), device="cpu").ranker, PICDiscriminator)
     assert Inpainter("deepfill_v2", device="cpu").ranker is None

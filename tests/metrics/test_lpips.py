@@ -102,7 +102,9 @@ def test_load_and_match_reference(net, package_names, tmp_path):
         ref = reference_lpips(model, x, y)
     assert ours.shape == (3,)
     assert torch.allclose(ours, ref, rtol=1e-4, atol=1e-6)
-    assert torch.allclose(lpips_distance(loaded, x, y, batch_size=2), ours.double(), atol=1e-6)
+    # chunks of 2+1 vs one batch of 3: float32 convolutions blocked per batch size round
+    # differently; 1e-5 relative is ~80 ulps of each distance, far below a wrong layer's effect
+    assert torch.allclose(lpips_distance(loaded, x, y, batch_size=2), ours.double(), rtol=1e-5, atol=1e-6)
 
 
 def test_full_size_layouts_match_published_parameter_counts():
@@ -115,8 +117,10 @@ def test_properties():
     model = _tiny("alex")
     x, y = _images(2), _images(3)
     d = lpips_distance(model, x, y)
-    assert torch.equal(lpips_distance(model, x, x), torch.zeros(3, dtype=torch.float64))
     assert (d > 0).all()
+    # d(x, x) is zero up to rounding: x's two copies share one batch, and a rounding difference
+    # between them only enters squared (~1e-14 of d); a real offset would be a fraction of d
+    assert (lpips_distance(model, x, x).abs() <= 1e-9 * d.min()).all()
     assert torch.allclose(d, lpips_distance(model, y, x), atol=1e-6)
     g = torch.Generator().manual_seed(4)
     noise = torch.randn(x.shape, generator=g)

@@ -18,6 +18,7 @@ from inpaintkit.models.classical import (
     CLASSICAL_METHODS,
     DEFAULT_RADIUS,
     HOLE_VALUE,
+    SKETCH_METHODS,
     SMOOTH_SIGMA,
     ClassicalConfig,
     ClassicalModel,
@@ -172,7 +173,7 @@ def test_registered_models_follow_the_protocol(method: str) -> None:
     assert (model.config.method, model.config.radius, model.name) == (method, DEFAULT_RADIUS[method], method)
     assert model.multiple == 1 and model.classical and not model.exportable
     assert not model.pluralistic and not model.stochastic
-    assert model.coarse_input is None and model.sketch_channels == 0
+    assert model.coarse_input is None and model.sketch_channels == (1 if method in SKETCH_METHODS else 0)
     assert not list(model.parameters())
     with pytest.raises(ValueError, match=f"is the '{method}' fill"):
         MODELS[method](ClassicalConfig("ns" if method != "ns" else "telea"))
@@ -287,3 +288,22 @@ def test_patchmatch_lf_is_patchmatch_plus_the_low_passed_smooth_correction() -> 
     assert np.array_equal(out, expected)
     assert np.array_equal(create_model("patchmatch_lf").inpaint_array(image, hole > 0), out)
 
+
+
+def test_the_sketch_reaches_patchmatch_lf_through_both_paths_and_only_there() -> None:
+    image = np.full((48, 64, 3), 60, np.uint8)
+    image[:, 26:] = 190  # two tones; the boundary inside the hole, off its centre (32)
+    hole = np.zeros((48, 64), bool)
+    hole[4:44, 12:52] = True
+    strokes = np.zeros((48, 64), bool)
+    strokes[4:44, 26] = True
+    model = create_model("patchmatch_lf")
+    plain, guided = model.inpaint_array(image, hole), model.inpaint_array(image, hole, strokes)
+    grey = guided.astype(np.float64).mean(axis=2)
+    assert np.mean(grey[4:44, 29] - grey[4:44, 23]) > 65 and not np.array_equal(plain, guided)
+    as_tensors = model.inpaint(image_to_tensor(image), mask_to_tensor(hole), sketch=mask_to_tensor(strokes))
+    assert np.array_equal(tensor_to_image(as_tensors[0])[hole], guided[hole])
+    with pytest.raises(InpaintError, match="takes no sketch"):
+        create_model("telea").inpaint_array(image, hole, strokes)
+    with pytest.raises(InpaintError, match="takes no sketch"):
+        model.inpaint_array(image, hole, strokes[:, :63])

@@ -6,10 +6,12 @@ something was drawn), and the model's result then has an edge along the line tha
 result without the sketch (the pen stroke undone with the shared undo) lacks: the
 horizontal gradient magnitude next to the line, inside the hole.
 
-The model: until the shipped ``deepfill_v2`` has a sketch channel, a tiny DeepFill v2
-checkpoint (``in_extra=1``) built here whose weights make the sketch channel write
-straight to the output (``tests/sketch_models.py``): it checks the plumbing page ->
-API -> Inpainter -> model, not what a trained model draws.
+The models: the server's default (``patchmatch_lf``, whose strokes are walls of its
+structure fill): a pen line on a two-tone boundary inside a tall hole puts the step there;
+and, picked in the model list, a tiny DeepFill v2 checkpoint (``in_extra=1``) built here
+whose weights make the sketch channel write straight to the output
+(``tests/sketch_models.py``): it checks the plumbing page -> API -> Inpainter -> model,
+not what a trained model draws.
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    from inpaintkit.inference import load_model
     from inpaintkit.web.app import create_app
 
-    model = strong_sketch_deepfill(tmp_path_factory.mktemp("guided") / "deepfill_sketch")
-    with serve_thread(create_app(str(model), device="cpu")) as live:
+    model = load_model(str(strong_sketch_deepfill(tmp_path_factory.mktemp("guided") / "deepfill_sketch")))
+    with serve_thread(create_app("default", models={"sketch_deepfill": model}, device="cpu")) as live:
         yield live
 
 
@@ -68,6 +71,7 @@ def test_a_sketch_line_gives_the_fill_an_edge_along_it(page, tmp_path):  # noqa:
     Image.fromarray(np.full((h, w, 3), 110, np.uint8)).save(path)
     page.set_input_files("#file-input", str(path))
     page.wait_for_selector("#stage:not(.empty)")
+    page.select_option("#model", "sketch_deepfill")
     page.fill("#brush-size", "60")
     stroke(page, [(30, 80), (170, 80)])  # the hole: a band y 50..110
     page.click("#sketch")
@@ -88,3 +92,29 @@ def test_a_sketch_line_gives_the_fill_an_edge_along_it(page, tmp_path):  # noqa:
         return float(grad[60:100, 90:110].max(axis=1).mean())  # rows inside the hole, near x=100
 
     assert edge_along_line(guided) > 40 and edge_along_line(plain) < 5
+
+
+def test_the_default_model_follows_a_pen_line_on_a_two_tone_boundary(page, tmp_path):  # noqa: F811
+    h, w, boundary = 160, 200, 85
+    pixels = np.full((h, w, 3), 60, np.uint8)
+    pixels[:, boundary:] = 190  # dark left, bright right
+    path = tmp_path / "two_tone.png"
+    Image.fromarray(pixels).save(path)
+    page.set_input_files("#file-input", str(path))
+    page.wait_for_selector("#stage:not(.empty)")
+    assert page.input_value("#model") == "default"
+    page.fill("#brush-size", "60")
+    stroke(page, [(100, 10), (100, 150)])  # a tall hole x 70..130: the boundary 15 px left of its centre
+    page.click("#sketch")
+    stroke(page, [(boundary, 15), (boundary, 145)])  # the pen on the boundary
+    guided = fill_and_download(page)
+    assert page.evaluate("window.sentSketch") is True
+    page.click("#undo")
+    plain = fill_and_download(page)
+    assert page.evaluate("window.sentSketch") is False
+
+    def step(img: np.ndarray) -> float:
+        grey = img.mean(axis=2)
+        return float(np.mean(grey[40:120, boundary + 4] - grey[40:120, boundary - 4]))
+
+    assert step(guided) >= 0.5 * (190 - 60) and step(guided) >= 3 * step(plain)

@@ -55,3 +55,24 @@ def test_bad_sketches_are_422_with_one_line(client, case, words):
     assert r.status_code in (415, 422), r.text
     detail = r.json()["detail"]
     assert words in detail and "\n" not in detail
+
+
+def test_the_default_model_takes_the_sketch_field():
+    """The app's default (patchmatch_lf): a stroke on a two-tone boundary inside a tall hole
+    puts the step there; without the field the fill's step there is much smaller."""
+    h, w, boundary = 96, 128, 40
+    image = np.full((h, w, 3), 60, np.uint8)
+    image[:, boundary:] = 190
+    mask = box_mask(h, w, (8, 88, 24, 104))
+    sketch = np.zeros((h, w), np.uint8)
+    sketch[:, boundary] = 255
+    with TestClient(create_app("default", device="cpu")) as c:
+        guided = post(c, image, mask, sketch)
+        plain = post(c, image, mask)
+    assert guided.status_code == 200 and plain.status_code == 200, guided.text
+
+    def step(r) -> float:
+        grey = decode_png(r.content).astype(np.float64).mean(axis=2)
+        return float(np.mean(grey[8:88, boundary + 3] - grey[8:88, boundary - 3]))
+
+    assert step(guided) >= 0.5 * (190 - 60) and step(guided) >= 3 * step(plain)

@@ -4,8 +4,9 @@ Single: ``inpaintkit fill IMAGE --mask MASK -o OUT [--samples K]`` writes OUT, o
 K > 1 ``OUT_0 .. OUT_{K-1}`` (same suffix). Any bad input ends as one ``error:`` line and
 exit code 2, before anything is written.
 
-``--sketch S.png`` (single mode; white strokes on black, the image's size) guides a model with
-a sketch channel inside the hole; any problem with it is an error before anything is written.
+``--sketch S.png`` (single mode; white strokes on black, the image's size, or fitted like the
+mask with ``--resize-mask``) guides a model with a sketch channel, the default included, inside
+the hole (strokes outside it are ignored); any problem with it is an error before anything is written.
 
 EXIF: images are read as shown (their EXIF orientation applied). A mask drawn on the
 stored, unrotated pixels of such a photo is refused with a message naming the orientation;
@@ -26,32 +27,34 @@ The output folder must differ from the input and mask folders. Under torchrun
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import typer
 
+from inpaintkit.commands.fill_io import (
+    _check_output,
+    _console,
+    _find_mask,
+    _kept_alpha,
+    _load_pair,
+    _load_sketch,
+    _mask_mode,
+    _remove_stale,
+    _say,
+    _shard,
+    _shown_size,
+    _unsupported_note,
+)
 from inpaintkit.commands.options import Device, MaskMode, Strategy
+from inpaintkit.commands.select_options import SelectBox, SelectPoints, check_fill_selection, load_selection
 from inpaintkit.errors import InpaintError, TooLarge
-from inpaintkit.io import DEFAULT_MAX_PIXELS, check_target, same_file
+from inpaintkit.io import DEFAULT_MAX_PIXELS, same_file
 from inpaintkit.machine import physical_memory
 
 if TYPE_CHECKING:
     from inpaintkit.inference import Inpainter
-
-
-def _console(stderr: bool = False):
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
-
-
-def _say(text: str, stderr: bool = False) -> None:
-    from rich.markup import escape
-
-    _console(stderr).print(escape(text))
 
 
 def sample_paths(output: Path, samples: int) -> list[Path]:
@@ -69,81 +72,6 @@ def _check_samples(inpainter, samples: int) -> None:
         )
 
 
-def _check_output(target: Path, inputs: tuple[Path, ...], create: bool, folder_checks: bool = True) -> None:
-    """Fail before any work when ``target`` cannot be written (one line, exit 2)."""
-    check_target(target, inputs)
-    if not folder_checks:
-        return
-    folder = target.parent
-    if create and not folder.exists():
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InpaintError(f"{target}: cannot create output folder {folder} ({exc.strerror})") from None
-    if not folder.is_dir():
-        raise InpaintError(f"{target}: output folder {folder} does not exist or is not a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise InpaintError(f"{target}: output folder {folder} is not writable")
-    if target.is_dir():
-        raise InpaintError(f"{target}: is a folder")
-
-
-def _load_pair(image_path: Path, mask_path: Path, max_pixels: int | None, mask_mode: str,
-               resize_mask: bool, mask_exif: bool = False, notes: list[str] | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
-    from inpaintkit.io import fit_mask, read_image, read_mask
-    from inpaintkit.io.read import ORIENTATIONS, orient_like_exif, stored_size
-
-    image = read_image(image_path, max_pixels=max_pixels)
-    mask = read_mask(mask_path, mode=mask_mode, max_pixels=max_pixels)
-    sw, sh, orientation = stored_size(image_path)
-    if orientation != 1 and mask.shape == (sh, sw):
-        how = f"EXIF orientation {orientation} ({ORIENTATIONS[orientation]})"
-        if mask_exif:
-            mask = orient_like_exif(mask, orientation)
-        elif mask.shape != image.shape[:2]:
-            raise InpaintError(
-                f"{mask_path}: mask is {sw}x{sh}, the stored size of {image_path.name}, which has {how} and is "
-                f"{image.shape[1]}x{image.shape[0]} as shown: the mask was drawn on the unrotated pixels; use "
-                f"--mask-exif to rotate it the same way (--resize-mask would fill the wrong place)"
-            )
-        elif notes is not None:
-            notes.append(f"{image_path.name} has {how}: the mask is applied to the image as shown; if it was "
-                         f"drawn on the stored pixels, use --mask-exif")
-    hint = "use --resize-mask to scale it"
-    return image, fit_mask(mask, image.shape[:2], resize_mask, f"{mask_path}: mask", image_path.name, hint)
-
-
-def _load_sketch(path: Path, max_pixels: int | None) -> np.ndarray:
-    """The sketch file as (H,W) bool, True = stroke (white > 127, as a mask is read)."""
-    from inpaintkit.io import read_mask
-
-    try:
-        return read_mask(path, mode="luminance", max_pixels=max_pixels)
-    except InpaintError as exc:
-        raise type(exc)(f"sketch: {exc}") from None
-
-
-def _shown_size(path: Path) -> tuple[int, int] | None:
-    """(W, H) of ``path`` as read (EXIF orientation applied), None when unreadable."""
-    from inpaintkit.io.read import stored_size
-
-    try:
-        w, h, orientation = stored_size(path)
-    except InpaintError:
-        return None
-    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
-
-
-def _mask_mode(mask_mode: str, mask_alpha: bool) -> str:
-    """``--mask-alpha`` is short for ``--mask-mode alpha``."""
-    if not mask_alpha:
-        return mask_mode
-    if mask_mode not in ("luminance", "alpha"):
-        raise InpaintError(f"--mask-alpha contradicts --mask-mode {mask_mode} (give one of them)")
-    return "alpha"
-
-
 def make_inpainter(model: str, **options: Any) -> Inpainter:
     """An Inpainter whose "untrained model" warning becomes a note (printed once, by us)."""
     import warnings
@@ -154,24 +82,6 @@ def make_inpainter(model: str, **options: Any) -> Inpainter:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UntrainedModelWarning)
         return Inpainter(model, **options)
-
-
-def _find_mask(stem: str, masks: dict[str, list[Path]]) -> Path | None:
-    for key in (stem, f"{stem}_mask"):
-        if masks.get(key):
-            return masks[key][0]
-    return None
-
-
-def _shard() -> tuple[int, int]:
-    try:
-        world = int(os.environ.get("WORLD_SIZE", "1") or 1)
-        rank = int(os.environ.get("RANK", "0") or 0)
-    except ValueError:
-        raise InpaintError("WORLD_SIZE and RANK must be integers") from None
-    if world < 1 or not 0 <= rank < world:
-        raise InpaintError(f"bad torchrun environment: RANK={rank}, WORLD_SIZE={world}")
-    return rank, world
 
 
 def fill(
@@ -223,12 +133,15 @@ def fill(
     ] = False,
     sketch: Annotated[
         Path | None, typer.Option("--sketch", help="Sketch image, white strokes on black, the image's size: "
-                                                   "guides a model with a sketch channel (single mode).")
+                                                   "guides the default or a model with a sketch channel (single mode).")
     ] = None,
+    box: SelectBox = None,
+    point: SelectPoints = None,
 ) -> None:
     """Fill the holes (white in the mask) of an image, or of a folder of images."""
     mask_mode = _mask_mode(mask_mode, mask_alpha)
     batch = input_dir is not None or masks_dir is not None
+    check_fill_selection(batch, mask, box, point)
     if batch:
         if image is not None or mask is not None:
             raise InpaintError("give either IMAGE --mask MASK or --input DIR --masks DIR, not both")
@@ -243,20 +156,28 @@ def fill(
         return
     if image is None:
         raise InpaintError("missing IMAGE (or use --input DIR --masks DIR --output DIR)")
-    if mask is None:
-        raise InpaintError("missing --mask MASK")
+    if mask is None and box is None and not point:
+        raise InpaintError("missing --mask MASK (or --box x0,y0,x1,y1 to select the object)")
     if output is None:
         raise InpaintError("missing -o OUT")
     from inpaintkit.io import write_image
+    from inpaintkit.io.photo import with_alpha
 
     # Cheap checks first, the output folder last: a failed run creates nothing.
     targets = sample_paths(output, samples)
-    inputs = (image, mask) if sketch is None else (image, mask, sketch)
+    inputs = tuple(p for p in (image, mask, sketch) if p is not None)
     for target in targets:
         _check_output(target, inputs, create=False, folder_checks=False)
     exif_notes: list[str] = []
-    pixels, hole = _load_pair(image, mask, max_pixels, mask_mode, resize_mask, mask_exif, exif_notes)
+    if mask is None:
+        pixels, hole = load_selection(image, box, point, max_pixels)
+    else:
+        pixels, hole = _load_pair(image, mask, max_pixels, mask_mode, resize_mask, mask_exif, exif_notes)
     strokes = _load_sketch(sketch, max_pixels) if sketch is not None else None
+    if strokes is not None and resize_mask:  # --resize-mask fits the sketch as it fits the mask
+        from inpaintkit.io.read import fit_mask
+
+        strokes = fit_mask(strokes, pixels.shape[:2], True, "sketch", "image", "")
     inpainter = make_inpainter(model, device=device, strategy=strategy, max_pixels=max_pixels,
                                allow_untrained=allow_untrained)
     _check_samples(inpainter, samples)
@@ -266,7 +187,8 @@ def fill(
         strokes = sketch_strokes(strokes, pixels.shape[:2], inpainter.model_name, inpainter.model.sketch_channels)
     for target in targets:
         _check_output(target, inputs, create=True)
-    for note in [*inpainter.load_notes, *exif_notes]:
+    alpha = _kept_alpha(image, targets, max_pixels, exif_notes)
+    for note in [*inpainter.load_notes, *exif_notes, *_remove_stale(targets[0].parent)]:
         _say(f"note: {note}", stderr=True)
     check_memory(inpainter, pixels, hole, samples)
     results = inpainter.inpaint(pixels, hole, samples=samples, seed=seed, dilate=dilate, sketch=strokes)
@@ -275,7 +197,7 @@ def fill(
     if output.suffix.lower() in (".jpg", ".jpeg", ".webp"):
         _say(f"note: {output.suffix} is lossy: known pixels are not kept exactly (use .png)", stderr=True)
     for target, result in zip(targets, results, strict=True):
-        write_image(target, result, inputs=inputs)
+        write_image(target, with_alpha(result, alpha), inputs=inputs)
     used = f", strategy {inpainter.last_strategy}" if inpainter.last_strategy else ""
     _say(f"wrote {', '.join(str(t) for t in targets)} (model {inpainter.model_name}{used})")
 
@@ -306,6 +228,7 @@ def _fill_folder(input_dir: Path, masks_dir: Path, output: Path, *, model: str, 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from inpaintkit.io import list_image_files, write_image
+    from inpaintkit.io.photo import with_alpha
     from inpaintkit.io.write import output_complete, prepare_output_folder
 
     images = list_image_files(input_dir, recursive=False)
@@ -325,6 +248,8 @@ def _fill_folder(input_dir: Path, masks_dir: Path, output: Path, *, model: str, 
     _check_samples(inpainter, samples)
     for stale in prepare_output_folder(output):
         _say(f"note: removed {stale.name}, left by a killed run", stderr=True)
+    if (left_out := _unsupported_note(input_dir, "filled")) is not None:
+        _say(f"note: {left_out}", stderr=True)
     masks: dict[str, list[Path]] = {}
     for path in mask_files:
         masks.setdefault(path.stem, []).append(path)
@@ -364,12 +289,14 @@ def _fill_folder(input_dir: Path, masks_dir: Path, output: Path, *, model: str, 
                         f"{path}: no mask in {masks_dir} (expected {path.stem}.<ext> or {path.stem}_mask.<ext>)"
                     )
                 pixels, hole = _load_pair(path, mask_path, max_pixels, mask_mode, resize_mask, mask_exif)
+                alpha_notes: list[str] = []
+                alpha = _kept_alpha(path, targets, max_pixels, alpha_notes)
                 check_memory(inpainter, pixels, hole, samples)
                 results = inpainter.inpaint(pixels, hole, samples=samples, seed=seed, dilate=dilate)
-                for note in inpainter.notes:
+                for note in [*inpainter.notes, *alpha_notes]:
                     progress.console.print(f"{prefix}note: {path.name}: {note}", markup=False)
                 for target, result in zip(targets, results, strict=True):
-                    write_image(target, result, inputs=(path, mask_path))
+                    write_image(target, with_alpha(result, alpha), inputs=(path, mask_path))
                 done += 1
             except KeyboardInterrupt:
                 interrupted = True  # the summary below still tells what was done

@@ -1,4 +1,5 @@
-"""``inpaintkit masks generate`` / ``masks stats``: random hole masks and hole-ratio histograms."""
+"""``inpaintkit masks generate`` / ``masks stats`` / ``masks select``: random hole masks, hole-ratio
+histograms, and a mask selected from a box or clicks (:mod:`inpaintkit.masks.select`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import numpy as np
 import typer
 
 from inpaintkit.commands.options import GROUP_SETTINGS
+from inpaintkit.commands.select_options import SelectBox, SelectPoints
 from inpaintkit.errors import InpaintError
+from inpaintkit.io import DEFAULT_MAX_PIXELS
 
 MASK_KINDS = ("free-form", "box")
 
@@ -113,3 +116,32 @@ def masks_stats(
     if not files:
         raise InpaintError(f"{folder}: no mask images found")
     print_bucket_histogram(scan_hole_ratios(files), f"{folder} ({len(files)} masks)")
+
+
+@masks_app.command("select")
+def masks_select(
+    image: Annotated[Path, typer.Argument(help="The photo to select in.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Mask file to write (PNG: white = hole).")],
+    box: SelectBox = None,
+    point: SelectPoints = None,
+    dilate: Annotated[
+        int, typer.Option("--dilate", min=0, max=256, help="Grow the selection by PX pixels (0: the raw selection).")
+    ] = 4,  # masks.select.DEFAULT_DILATE (not imported here: it loads OpenCV; a test keeps them equal)
+    max_pixels: Annotated[int, typer.Option("--max-pixels", min=1, help="Refuse larger images.")] = DEFAULT_MAX_PIXELS,
+) -> None:
+    """Select the object in a box (and/or under clicks) and write it as a mask (white = hole)."""
+    from rich.console import Console
+
+    from inpaintkit.commands.fill_io import _check_output
+    from inpaintkit.commands.select_options import select_hole, selecting
+    from inpaintkit.io import read_image, write_image
+
+    if not selecting(box, point):
+        raise InpaintError("masks select needs --box x0,y0,x1,y1 and/or --point x,y[,+|-]")
+    _check_output(output, (image,), create=False, folder_checks=False)
+    pixels = read_image(image, max_pixels=max_pixels)
+    hole = select_hole(pixels, box, point, dilate, where=str(image))
+    _check_output(output, (image,), create=True)
+    write_image(output, hole, inputs=(image,))
+    Console().print(f"wrote {output} ({100 * float(hole.mean()):.1f} % of the image selected, "
+                    f"dilated {dilate} px)", highlight=False)

@@ -22,7 +22,15 @@ from typing import Annotated
 
 import typer
 
-from inpaintkit.commands.fill import _check_output, _console, _say, _shown_size
+from inpaintkit.commands.fill_io import (
+    _check_output,
+    _console,
+    _kept_alpha,
+    _remove_stale,
+    _say,
+    _shown_size,
+    _unsupported_note,
+)
 from inpaintkit.commands.options import GROUP_SETTINGS, Device
 from inpaintkit.errors import InpaintError
 from inpaintkit.io import DEFAULT_MAX_PIXELS, same_file
@@ -141,6 +149,7 @@ def apply(
     """Stylize an image, or every image of a folder, with a trained stylization model."""
     from inpaintkit.inference.stylize import load_stylizer, stylize_array
     from inpaintkit.io import read_image, write_image
+    from inpaintkit.io.photo import with_alpha
 
     if not input_path.exists():
         raise InpaintError(f"input not found: {input_path}")
@@ -151,7 +160,11 @@ def apply(
     pixels = read_image(input_path, max_pixels=max_pixels)
     net, meta = load_stylizer(model, device)
     _check_output(output, (input_path,), create=True)
-    write_image(output, stylize_array(net, pixels), inputs=(input_path,))
+    notes = _remove_stale(output.parent)
+    alpha = _kept_alpha(input_path, [output], max_pixels, notes)
+    for note in notes:
+        _say(f"note: {note}", stderr=True)
+    write_image(output, with_alpha(stylize_array(net, pixels), alpha), inputs=(input_path,))
     _say(f"wrote {output} (style: {meta.get('style_painting', meta.get('style_image', '?'))})")
 
 
@@ -159,6 +172,7 @@ def _apply_folder(folder: Path, output: Path, model: Path | None, device: str, m
                   overwrite: bool) -> None:
     from inpaintkit.inference.stylize import load_stylizer, stylize_array
     from inpaintkit.io import list_image_files, read_image, write_image
+    from inpaintkit.io.photo import with_alpha
     from inpaintkit.io.write import output_complete, prepare_output_folder
 
     images = list_image_files(folder, recursive=False)
@@ -171,15 +185,26 @@ def _apply_folder(folder: Path, output: Path, model: Path | None, device: str, m
     net, _ = load_stylizer(model, device)
     for stale in prepare_output_folder(output):
         _say(f"note: removed {stale.name}, left by a killed run", stderr=True)
+    if (left_out := _unsupported_note(folder, "stylized")) is not None:
+        _say(f"note: {left_out}", stderr=True)
     done, skipped, failed = 0, 0, []
+    claimed: dict[Path, Path] = {}  # a.jpg and a.png both map to a.png: the second is an error
     err = _console(stderr=True)
     for path in images:
         target = output / f"{path.stem}.png"
         try:
+            if target in claimed:
+                raise InpaintError(f"{path}: output {target.name} is already the output of {claimed[target].name}")
+            claimed[target] = path
             if not overwrite and target.exists() and output_complete(target, _shown_size(path)):
                 skipped += 1
                 continue
-            write_image(target, stylize_array(net, read_image(path, max_pixels=max_pixels)), inputs=(path,))
+            notes: list[str] = []
+            alpha = _kept_alpha(path, [target], max_pixels, notes)
+            result = with_alpha(stylize_array(net, read_image(path, max_pixels=max_pixels)), alpha)
+            for note in notes:
+                err.print(f"note: {path.name}: {note}", markup=False)
+            write_image(target, result, inputs=(path,))
             done += 1
         except InpaintError as exc:
             failed.append((path, str(exc)))

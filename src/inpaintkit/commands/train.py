@@ -28,7 +28,7 @@ def train(
     from inpaintkit.training.loop import train as run_training
 
     cfg = load_config(config, set_ or [])
-    check_model_config(cfg.model, cfg.tiny, cfg.model_args)
+    check_model_config(cfg.model, cfg.tiny, cfg.model_args, size=cfg.size)
     try:
         last = run_training(cfg, resume=resume)
     except TrainingDiverged as exc:
@@ -40,9 +40,10 @@ def train(
     typer.echo(f"last checkpoint: {last}")
 
 
-def check_model_config(name: str, tiny: bool, model_args: dict) -> int:
+def check_model_config(name: str, tiny: bool, model_args: dict, size: int | None = None) -> int:
     """The generator's parameter count, counted before anything is allocated; a one-line
-    error (exit 2) for an unknown option or a model over the size limit."""
+    error (exit 2) for an unknown option, a model over the size limit, or a crop ``size``
+    the generator cannot take (not a multiple of its ``multiple``)."""
     from inpaintkit.models import MODELS, STYLIZERS
     from inpaintkit.models.base import config_from_dict
     from inpaintkit.models.size import check_model_size
@@ -56,6 +57,13 @@ def check_model_config(name: str, tiny: bool, model_args: dict) -> int:
     except (TypeError, ValueError) as exc:
         raise InpaintError(f"model_args: {exc}") from None
     count = check_model_size(name, config, what="the config's model")
+    if size is not None and name in MODELS:
+        from inpaintkit.models.size import meta_model
+
+        multiple = meta_model(name, config).multiple
+        if size % multiple:
+            raise InpaintError(f"training option size: {name} needs a multiple of {multiple}, got {size} "
+                               f"(e.g. {max(multiple, size // multiple * multiple)})")
     # Weights, gradients and two Adam moments in float32 (EMA and activations come on top).
     need, have = 16 * count, physical_memory()
     if have and need > have:

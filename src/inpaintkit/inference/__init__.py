@@ -13,19 +13,43 @@ The checkpoint format itself lives in :mod:`inpaintkit.models.serialization`;
 re-exported here for convenience.
 """
 
-from inpaintkit.inference.device import resolve_device
-from inpaintkit.inference.export import ExportResult, export_onnx
-from inpaintkit.inference.inpainter import STRATEGIES, Inpainter, check_generator
-from inpaintkit.inference.onnx_model import OnnxInpaintModel
-from inpaintkit.inference.weights import (
-    DEFAULT_WEIGHTS,
-    ModelChoice,
-    UntrainedModelWarning,
-    available_models,
-    load_model,
-    resolve_model,
-)
-from inpaintkit.models.serialization import read_checkpoint_config, registry_name, save_model
+# The names below are loaded on first use (PEP 562): importing torch costs about a second,
+# and the CLI's --help, --version and option choices (STRATEGIES) must not pay it.
+STRATEGIES = ("auto", "crop", "resize", "full")
+DEFAULT_CLASSICAL = "patchmatch_lf"  # "default" without shipped default weights (weights.py says why)
+
+_LAZY = {
+    "resolve_device": "inpaintkit.inference.device",
+    "ExportResult": "inpaintkit.inference.export",
+    "export_onnx": "inpaintkit.inference.export",
+    "Inpainter": "inpaintkit.inference.inpainter",
+    "check_generator": "inpaintkit.inference.inpainter",
+    "OnnxInpaintModel": "inpaintkit.inference.onnx_model",
+    "DEFAULT_WEIGHTS": "inpaintkit.inference.weights",
+    "ModelChoice": "inpaintkit.inference.weights",
+    "UntrainedModelWarning": "inpaintkit.inference.weights",
+    "available_models": "inpaintkit.inference.weights",
+    "load_model": "inpaintkit.inference.weights",
+    "resolve_model": "inpaintkit.inference.weights",
+    "read_checkpoint_config": "inpaintkit.models.serialization",
+    "registry_name": "inpaintkit.models.serialization",
+    "save_model": "inpaintkit.models.serialization",
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'inpaintkit.inference' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value  # once: later look-ups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "DEFAULT_WEIGHTS",

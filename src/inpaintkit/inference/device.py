@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
-
-import torch
+from typing import TYPE_CHECKING
 
 from inpaintkit.errors import InpaintError
+
+if TYPE_CHECKING:
+    import torch
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 def _mps_available() -> bool:
+    import torch
+
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())
 
@@ -22,6 +26,8 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     Under torchrun (``LOCAL_RANK`` set) ``auto`` and ``cuda`` mean this rank's GPU.
     A device that is not available here is a user error, not a silent CPU fallback.
     """
+    import torch  # here, not at the top: the CLI reads DEVICES for --help without torch
+
     if isinstance(device, torch.device):
         return device
     name = str(device).strip().lower()

@@ -45,10 +45,10 @@ models ``samples > 1`` is an :class:`InpaintError` (K identical copies would onl
 there is no diversity). ``seed`` makes every run reproducible, except for stochastic ONNX
 exports (ONNX Runtime draws its own random numbers).
 
-Sketch (guided models, ``sketch_channels`` > 0): an (H,W) stroke map
+Sketch (guided models, ``sketch_channels`` > 0, the default among them): an (H,W) stroke map
 (:mod:`inpaintkit.inference.sketch`) that travels exactly as the mask does: padded by
 reflection, resized conservatively (a small pixel is a stroke when any of it was) and
-cropped with each window; the model uses it inside the hole only.
+cropped with each window (classical: ``inpaint_array(.., sketch=)``); used in the hole only (noted).
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ from torch import nn
 
 from inpaintkit.conventions import image_to_tensor, mask_to_tensor
 from inpaintkit.errors import InpaintError, ModelFailed
+from inpaintkit.inference import STRATEGIES  # defined there: the CLI reads it without torch
 from inpaintkit.inference.device import resolve_device
 from inpaintkit.inference.sketch import sketch_strokes
 from inpaintkit.inference.weights import LoadedModel, resolve_model
@@ -75,7 +76,6 @@ from inpaintkit.models.serialization import registry_name
 
 logger = logging.getLogger(__name__)
 
-STRATEGIES = ("auto", "crop", "resize", "full")
 DEFAULT_NATIVE_SIZE = 256
 MAX_AUTO_WINDOWS = 16  # auto: more separate hole groups than this -> one resized pass
 
@@ -209,6 +209,8 @@ class Inpainter:
         if dilate:
             kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate + 1, 2 * dilate + 1))
             hole = cv2.dilate(hole.astype(np.uint8), kernel) > 0
+        if sketch is not None and (sketch & ~hole).any():
+            self._note("sketch: strokes outside the hole are ignored (only the hole is filled)")
         if not hole.any():
             self._note("mask is empty: nothing to fill, the output equals the input")
             self.last_strategy = None
@@ -320,7 +322,7 @@ class Inpainter:
                  seed: int | None, sketch: np.ndarray | None = None) -> list[np.ndarray]:
         """Raw predictions (not composited) for the whole of ``image``: K (H,W,3) uint8."""
         if self.classical:
-            return [self.model.inpaint_array(image, hole)] * samples  # type: ignore[attr-defined]
+            return [self.model.inpaint_array(image, hole, sketch=sketch)] * samples  # type: ignore[attr-defined]
         h, w = hole.shape
         padded, padded_hole = pad_to(image, self.multiple), pad_to(hole, self.multiple)
         x = image_to_tensor(padded).to(self.device)

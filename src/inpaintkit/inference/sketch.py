@@ -1,6 +1,8 @@
-"""The optional user sketch of guided models (DeepFill v2 with ``in_extra=1``), as the
-Inpainter takes it: one (H,W) bool array, True = stroke, that then travels with the mask
-(padded, resized, cropped the same way).
+"""The optional user sketch of guided models (``sketch_channels`` > 0: the default
+``patchmatch_lf``, whose strokes are walls of its structure fill, ``models/structure.py``,
+and DeepFill v2 with ``in_extra=1``), as the Inpainter takes it: one (H,W) bool array,
+True = stroke, that then travels with the mask (padded, resized, cropped the same way).
+Only strokes inside the hole guide; the Inpainter notes that those outside are ignored.
 
 Accepted: an (H,W) uint8 array (> 127 = stroke: white strokes on black, the file
 convention), an (H,W) bool array, or a float array / tensor in [0, 1] of shape (H,W),
@@ -21,7 +23,7 @@ def sketch_strokes(sketch: np.ndarray | torch.Tensor, shape: tuple[int, int], mo
     InpaintError for a model without sketch channels or a sketch of another size."""
     if channels == 0:
         raise InpaintError(f"model '{model_name}' takes no sketch (it has no sketch channel; "
-                           f"use a DeepFill v2 trained with in_extra=1)")
+                           f"use the default, patchmatch_lf, or a DeepFill v2 trained with in_extra=1)")
     if isinstance(sketch, torch.Tensor):
         sketch = sketch.detach().cpu().float().numpy()
     array = np.asarray(sketch)

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from inpaintkit.errors import InpaintError, NotFound
+from inpaintkit.inference import DEFAULT_CLASSICAL as _DEFAULT_CLASSICAL
 from inpaintkit.inference.device import resolve_device
 from inpaintkit.models import MODELS, create_model
 from inpaintkit.models.serialization import (
@@ -32,6 +33,8 @@ from inpaintkit.models.serialization import (
     load_discriminator,
     read_checkpoint_config,
 )
+from inpaintkit.quality import describe as describe_quality
+from inpaintkit.quality import folder_quality
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +45,9 @@ DEFAULT_WEIGHTS = WEIGHTS_ROOT / "default"
 # "default" without shipped default weights: PatchMatch's texture on smooth's low
 # frequencies, the best fill measured on the val protocol's 600 pairs (README "Default
 # model": as accurate as PatchMatch and more realistic, faster; no learned model beats it
-# on both accuracy and realism yet). `smooth` is the most accurate one.
-DEFAULT_CLASSICAL = "patchmatch_lf"
+# on both accuracy and realism yet). `smooth` is the most accurate one. Defined in the
+# package's torch-free __init__ (`inpaintkit models` prints it without importing torch).
+DEFAULT_CLASSICAL = _DEFAULT_CLASSICAL
 DEFAULT_NOTE = ("default model: PatchMatch on smooth's low frequencies (classical; real texture "
                 "from the photo, use --model smooth for the most accurate, blurred fill)")
 
@@ -81,6 +85,10 @@ class ModelChoice:
     pluralistic: bool
     untrained: bool  # a network without weights: its output is noise
     description: str
+    # Measured quality (inpaintkit.quality): "usable" / "experimental" (below the quality
+    # floor, README "Models") / "unmeasured" for learned weights; "classical"; "untrained".
+    status: str = ""
+    gap: str = ""  # one line: the measured gap to the floor (worst bucket)
 
 
 _CLASSICAL_DESCRIPTIONS = {
@@ -120,17 +128,20 @@ def available_models() -> list[ModelChoice]:
             default = ModelChoice("default", "default", MODELS[shipped].pluralistic, False,
                                   f"shipped weights of {shipped}")
     choices = [default]
-    choices += [ModelChoice(name, "classical", False, False, _CLASSICAL_DESCRIPTIONS.get(name, f"{name} (classical)"))
-                for name in classical_names()]
+    choices += [ModelChoice(name, "classical", False, False, _CLASSICAL_DESCRIPTIONS.get(name, f"{name} (classical)"),
+                            "classical") for name in classical_names()]
     for name in sorted(MODELS):
         if MODELS[name].classical:
             continue
-        if shipped_weights(name) is not None:
+        folder = shipped_weights(name)
+        if folder is not None:
+            status, gap = describe_quality(folder_quality(folder))
             choices.append(ModelChoice(name, "network", MODELS[name].pluralistic, False,
-                                       f"{MODELS[name].__name__}, shipped CPU-trained weights"))
+                                       f"{MODELS[name].__name__}, shipped CPU-trained weights", status, gap))
         else:
             choices.append(ModelChoice(name, "network", MODELS[name].pluralistic, True,
-                                       f"{MODELS[name].__name__} with random weights (no checkpoint given)"))
+                                       f"{MODELS[name].__name__} with random weights (no checkpoint given)",
+                                       "untrained", "random weights"))
     return choices + imported_models()
 
 
@@ -185,8 +196,18 @@ def imported_models(dirs: list[Path] | None = None) -> list[ModelChoice]:
     choices = []
     for name, folder in folder_models(weights_dirs() if dirs is None else dirs).items():
         model = read_checkpoint_config(folder)["model"]
-        choices.append(ModelChoice(name, "imported", MODELS[model].pluralistic, False, describe_folder(folder)))
+        status, gap = describe_quality(folder_quality(folder))
+        choices.append(ModelChoice(name, "imported", MODELS[model].pluralistic, False, describe_folder(folder),
+                                   status, gap))
     return choices
+
+
+def experimental_note(name: str, folder: Path) -> list[str]:
+    """The one-line warning for weights measured below the quality floor (else nothing)."""
+    status, gap = describe_quality(folder_quality(folder))
+    if status != "experimental":
+        return []
+    return [f"{name} is EXPERIMENTAL, below the quality floor: {gap}; the default model fills better"]
 
 
 def _untrained(name: str, device: torch.device) -> LoadedModel:
@@ -226,8 +247,8 @@ def resolve_model(name_or_path: str | os.PathLike, device: str | torch.device = 
         shipped = shipped_weights(key)
         if shipped is not None and not allow_untrained:
             model, metadata = load_checkpoint(shipped, dev)
-            return LoadedModel(model, key, "shipped", [f"{key}: shipped weights ({_trained_on(metadata)})"],
-                               metadata, _ranker(model, shipped, dev))
+            notes = [f"{key}: shipped weights ({_trained_on(metadata)})", *experimental_note(key, shipped)]
+            return LoadedModel(model, key, "shipped", notes, metadata, _ranker(model, shipped, dev))
         if not allow_untrained:
             raise NotFound(
                 f"model '{key}' has no trained weights in this package: train it "
@@ -251,7 +272,8 @@ def resolve_model(name_or_path: str | os.PathLike, device: str | torch.device = 
         return LoadedModel(onnx, f"onnx:{path.name}", "onnx", [], dict(onnx.metadata))
     model, metadata = load_checkpoint(path, dev)
     folder = path if path.is_dir() else path.parent
-    return LoadedModel(model, metadata["model"], "checkpoint", [], metadata, _ranker(model, folder, dev))
+    return LoadedModel(model, metadata["model"], "checkpoint", experimental_note(str(path), folder), metadata,
+                       _ranker(model, folder, dev))
 
 
 def _ranker(model: Any, folder: Path, device: torch.device) -> Any:

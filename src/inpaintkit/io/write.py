@@ -46,9 +46,9 @@ def _to_pil(array: np.ndarray) -> Image.Image:
         raise ValueError(f"write_image: expected uint8 (or a bool mask), got {a.dtype}")
     if a.ndim == 2:
         return Image.fromarray(np.ascontiguousarray(a), mode="L")
-    if a.ndim == 3 and a.shape[2] == 3:
-        return Image.fromarray(np.ascontiguousarray(a), mode="RGB")
-    raise ValueError(f"write_image: expected (H,W,3) or (H,W) array, got shape {a.shape}")
+    if a.ndim == 3 and a.shape[2] in (3, 4):  # RGB, or RGBA (an input's alpha kept: io.photo)
+        return Image.fromarray(np.ascontiguousarray(a), mode="RGB" if a.shape[2] == 3 else "RGBA")
+    raise ValueError(f"write_image: expected (H,W,3), (H,W,4) or (H,W) array, got shape {a.shape}")
 
 
 def same_file(a: Path, b: Path) -> bool:
@@ -68,6 +68,8 @@ def check_target(target: Path, inputs: Iterable[str | os.PathLike[str]] = ()) ->
     :data:`IMAGE_SUFFIXES`, :class:`InpaintError` when ``target`` is one of ``inputs``.
     Callers use it to fail before any work; :func:`write_image` checks again.
     """
+    if target.is_dir():  # before the suffix: a folder named 'out' is not an 'unknown format'
+        raise InpaintError(f"{target}: is a folder (give a file name, e.g. {target / 'result.png'})")
     fmt = IMAGE_SUFFIXES.get(target.suffix.lower())
     if fmt is None:
         raise Unsupported(

@@ -13,8 +13,10 @@ read them directly (never ``getattr`` probes):
                        caller's default, or the checkpoint's metadata).
 ``exportable``         bool: ``inpaint`` is a pure network that ONNX export can trace.
 ``classical``          bool: a fixed (non-learned) uint8 fill; it also has the fast path
-                       ``inpaint_array(image (H,W,3) uint8, hole (H,W) bool) -> uint8``.
-``sketch_channels``    int: channels of the optional ``sketch`` guidance input (0: none).
+                       ``inpaint_array(image (H,W,3) uint8, hole (H,W) bool, sketch=None)
+                       -> uint8`` (sketch: (H,W) bool strokes, when ``sketch_channels``).
+``sketch_channels``    int: channels of the optional ``sketch`` guidance input (0: none;
+                       the PatchMatch fills, the default among them, take 1).
 ``coarse_input``       str | None: name of the classical fill (``telea``, ``ns``,
                        ``smooth``, ``patchmatch``, see :mod:`.classical`; several
                        joined by ``+`` are stacked: (B,3k,H,W)) that the model takes as

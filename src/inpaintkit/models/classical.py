@@ -27,6 +27,10 @@ generators.
   realism metric reads the two finest pyramid levels, which the correction barely touches,
   while PSNR is dominated by the low frequencies, where ``smooth`` is the better estimate.
   Radius and sigma were chosen on 20 val photos (``benchmarks/default_blends.py --radii``).
+* ``patchmatch_lf`` with a sketch (``sketch_channels = 1``): strokes inside the hole are walls
+  (:mod:`.structure`): ``smooth`` becomes a membrane fill in which each side takes its colour
+  from the known pixels on its own side, and the low-pass stops at strokes. Strokes outside
+  the hole are ignored.
 
 Why ``smooth`` exists: both OpenCV methods extend boundary pixels into the hole, leaving
 streaks whose direction and colour are guesses. Deep inside a large hole the content is
@@ -61,6 +65,7 @@ import torch
 from inpaintkit.conventions import image_to_tensor, tensor_to_image
 from inpaintkit.errors import InpaintError, LoadFailed
 from inpaintkit.models.base import InpaintModel
+from inpaintkit.models.structure import structured_fill
 
 CLASSICAL_METHODS = ("telea", "ns", "smooth", "patchmatch", "patchmatch_lf", "mean")
 SMOOTH_SIGMA = 8.0  # pixels; see the module docstring
@@ -71,6 +76,7 @@ DEFAULT_RADIUS = {"telea": 3, "ns": 3, "smooth": 3, "patchmatch": 3, "patchmatch
 HOLE_VALUE = 128
 PATCHMATCH_SEED = 0  # the random search's seed, set before every PatchMatch fill
 PATCHMATCH_INSTALL = "pip install pypatchmatch"
+SKETCH_METHODS = ("patchmatch_lf",)  # the fills that follow a sketch (module docstring)
 
 
 def _opencv(image: np.ndarray, hole: np.ndarray, radius: int, flag: int) -> np.ndarray:
@@ -145,7 +151,10 @@ def mean_fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     return out
 
 
-def _fill(image: np.ndarray, hole: np.ndarray, method: str, radius: int) -> np.ndarray:
+def _fill(image: np.ndarray, hole: np.ndarray, method: str, radius: int,
+          strokes: np.ndarray | None = None) -> np.ndarray:
+    if strokes is not None and method in SKETCH_METHODS and (strokes & (hole > 0)).any():
+        return structured_fill(image, hole > 0, strokes, patchmatch_fill(image, hole, radius), SMOOTH_SIGMA)
     if method == "telea":
         return _opencv(image, hole, radius, cv2.INPAINT_TELEA)
     if method == "ns":
@@ -162,21 +171,21 @@ def _fill(image: np.ndarray, hole: np.ndarray, method: str, radius: int) -> np.n
 
 
 def classical_fill(image: np.ndarray, hole: np.ndarray, method: str = "telea",
-                   radius: int | None = None) -> np.ndarray:
+                   radius: int | None = None, sketch: np.ndarray | None = None) -> np.ndarray:
     """Fill ``image`` (H,W,3) uint8 at ``hole`` (H,W) uint8 255 = hole (or bool, or any
     nonzero = hole) -> (H,W,3) uint8.
 
     The hole is set to :data:`HOLE_VALUE` first, so its content never matters. Channels are
     treated independently, so RGB vs BGR order does not matter. Known pixels come back
     unchanged. ``method`` is one of :data:`CLASSICAL_METHODS`; ``radius`` None: the
-    method's :data:`DEFAULT_RADIUS`.
+    method's :data:`DEFAULT_RADIUS`. ``sketch`` (H,W) bool strokes guide :data:`SKETCH_METHODS`.
     """
     if radius is None:
         radius = DEFAULT_RADIUS.get(method, 3)
     hole_u8 = np.where(np.asarray(hole) > 0, np.uint8(255), np.uint8(0))
     masked = np.array(image, dtype=np.uint8, order="C")  # a private copy
     masked[hole_u8 > 0] = HOLE_VALUE
-    return _fill(masked, hole_u8, method, radius)
+    return _fill(masked, hole_u8, method, radius, None if sketch is None else np.asarray(sketch, dtype=bool))
 
 
 def coarse_methods(method: str) -> tuple[str, ...]:
@@ -295,21 +304,29 @@ class ClassicalModel(InpaintModel):
         return 512 if self.config.method.startswith("patchmatch") else None
 
     @property
+    def sketch_channels(self) -> int:
+        return 1 if self.config.method in SKETCH_METHODS else 0
+
+    @property
     def name(self) -> str:
         return self.config.method
 
     def extra_repr(self) -> str:
         return f"method={self.config.method}, radius={self.config.radius}"
 
-    def inpaint_array(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """(H,W,3) uint8 + (H,W) bool (True = hole) -> (H,W,3) uint8, known pixels unchanged."""
+    def inpaint_array(self, image: np.ndarray, mask: np.ndarray, sketch: np.ndarray | None = None) -> np.ndarray:
+        """(H,W,3) uint8 + (H,W) bool (True = hole) [+ (H,W) bool strokes] -> (H,W,3) uint8,
+        known pixels unchanged."""
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise InpaintError(f"expected an (H,W,3) uint8 image, got {image.shape} {image.dtype}")
         if mask.shape != image.shape[:2]:
             raise InpaintError(f"mask is {mask.shape[::-1]} but image is {image.shape[1::-1]}")
+        if sketch is not None and (not self.sketch_channels or sketch.shape != mask.shape):
+            raise InpaintError(f"'{self.name}' takes no sketch of shape {sketch.shape} (sketch_channels "
+                               f"{self.sketch_channels}, mask {mask.shape})")
         if not np.any(mask):
             return image.copy()
-        return classical_fill(image, mask, self.config.method, self.config.radius)
+        return classical_fill(image, mask, self.config.method, self.config.radius, sketch)
 
     def inpaint(
         self,
@@ -327,7 +344,12 @@ class ClassicalModel(InpaintModel):
                 f"and {tuple(mask.shape)}"
             )
         self.check_extra_inputs(image, coarse, sketch)
-        return coarse_from_tensors(image, mask, self.config.method, self.config.radius)
+        if sketch is None:
+            return coarse_from_tensors(image, mask, self.config.method, self.config.radius)
+        holes = (mask.detach().cpu() > 0.5).expand(image.shape[0], 1, -1, -1)[:, 0].numpy()
+        outs = [self.inpaint_array(tensor_to_image(x), h, (s[0] > 0.5).cpu().numpy())  # strokes differ per sample
+                for x, h, s in zip(image, holes, sketch, strict=True)]
+        return torch.cat([image_to_tensor(o) for o in outs]).to(device=image.device, dtype=image.dtype)
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.inpaint(image, mask)

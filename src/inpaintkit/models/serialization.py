@@ -15,6 +15,12 @@ Training writes checkpoints with :func:`save_model`; inference reads them with
 :func:`load_checkpoint` (both depend on this module, never on each other). A checkpoint
 path may be the folder, its ``model.safetensors`` or its ``config.json``.
 
+Integrity: ``config.json`` carries ``"sha256": {"model.safetensors": "<hex digest>"}``,
+written by :func:`save_model`; :func:`load_checkpoint` recomputes the digest and refuses a
+file that differs (exit 2 naming it: corruption into finite values loads otherwise and
+silently changes every fill). A config without the key (checkpoints older than it) loads
+unchecked.
+
 Loading refuses, with one line, a config whose model would have over
 :data:`~inpaintkit.models.size.MAX_PARAMETERS` parameters (counted on the ``meta`` device, before anything is
 allocated) and weights holding NaN or Inf. Temporary folders carry the writer's pid, so a
@@ -23,6 +29,7 @@ later save removes those of writers that no longer run (:func:`remove_leftovers`
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -43,6 +50,7 @@ FORMAT = "inpaintkit"
 VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+SHA256_KEY = "sha256"  # config.json: {file name: hex digest} of the weights files
 _RESERVED = {"format", "version", "model", "config", "dtype"}
 _PICKLE_SUFFIXES = {".pt", ".pth", ".ckpt", ".bin", ".pkl", ".pickle", ".tar"}
 
@@ -192,6 +200,9 @@ def save_model(
     try:
         weights = tmp / WEIGHTS_FILE
         save_file(_state_for_saving(model, dtype), str(weights), metadata={"model": name})
+        # Hashed as written on disk; the computed digest replaces any given in ``metadata``
+        # (metadata copied from a loaded checkpoint describes other bytes).
+        config[SHA256_KEY] = {WEIGHTS_FILE: file_sha256(weights)}
         with open(tmp / CONFIG_FILE, "w", encoding="utf-8") as fh:
             json.dump(config, fh, indent=2, sort_keys=False)
             fh.write("\n")
@@ -220,6 +231,37 @@ def save_model(
             raise InpaintError(f"cannot write checkpoint to {folder}: {exc.strerror or exc}") from None
         raise
     return folder
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The hex sha256 digest of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(2**20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_sha256(info: dict[str, Any], config_path: Path, weights_path: Path) -> None:
+    """InpaintError (exit 2) naming the weights file when its digest differs from the one
+    recorded in config.json; nothing to check when none is recorded (older checkpoints)."""
+    recorded = info.get(SHA256_KEY)
+    if recorded is None:
+        return
+    if not isinstance(recorded, dict) or not all(isinstance(v, str) for v in recorded.values()):
+        raise InpaintError(f"{config_path}: '{SHA256_KEY}' must map file names to hex digests")
+    want = recorded.get(weights_path.name)
+    if want is None:
+        return
+    try:
+        got = file_sha256(weights_path)
+    except OSError as exc:
+        raise InpaintError(f"cannot read weights {weights_path}: {exc.strerror or exc}") from None
+    if got != want.lower():
+        raise InpaintError(
+            f"{weights_path}: sha256 {got[:16]}... differs from {want[:16]}... recorded in {config_path.name}: "
+            f"the weights file is corrupted or was changed (restore it, or re-save the model)"
+        )
 
 
 # --- loading --------------------------------------------------------------------------
@@ -323,6 +365,7 @@ def load_checkpoint(
         model = cls(config)
     except (TypeError, ValueError, OverflowError) as exc:
         raise InpaintError(f"{config_path}: bad config for {name}: {exc}") from None
+    check_sha256(info, config_path, weights_path)
     try:
         state = load_file(str(weights_path), device="cpu")
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
@@ -334,7 +377,7 @@ def load_checkpoint(
     state = {k: v.to(expected[k].dtype) for k, v in state.items()}
     model.load_state_dict(state, strict=True)
     model.eval().to(device)
-    metadata = {k: v for k, v in info.items() if k not in ("format", "version", "config")}
+    metadata = {k: v for k, v in info.items() if k not in ("format", "version", "config", SHA256_KEY)}
     return model, metadata
 
 

@@ -46,6 +46,13 @@ class _NoInit(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
+def meta_model(name: str, config: Any) -> torch.nn.Module:
+    """Registry model ``name`` built from ``config`` on the ``meta`` device (no memory, no
+    initialisation): its parameter shapes and config-derived attributes (``multiple``)."""
+    with torch.device("meta"), _NoInit():
+        return registered()[name](config)
+
+
 def count_parameters(name: str, config: Any) -> int:
     """Parameters of registry model ``name`` built from ``config`` (a dataclass), counted on
     the ``meta`` device: no memory is allocated, so an absurd config costs nothing."""
@@ -53,9 +60,7 @@ def count_parameters(name: str, config: Any) -> int:
         return _COUNTS[(name, config)]
     except (KeyError, TypeError):  # TypeError: a config with unhashable fields
         pass
-    with torch.device("meta"), _NoInit():
-        model = registered()[name](config)
-    count = sum(p.numel() for p in model.parameters())
+    count = sum(p.numel() for p in meta_model(name, config).parameters())
     try:
         _COUNTS[(name, config)] = count
     except TypeError:

@@ -183,15 +183,45 @@ def find_checkpoint(path: Path) -> Path | None:
 
 
 def load_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """(state.json contents, all tensors of state.safetensors)."""
-    try:
-        meta = json.loads((path / "state.json").read_text())
-        tensors = load_file(str(path / "state.safetensors"))
-    except (OSError, ValueError) as exc:
-        raise InpaintError(f"cannot read checkpoint {path}: {exc}") from None
-    if meta.get("format") != "inpaintkit-train":
+    """(state.json contents, all tensors of state.safetensors); an InpaintError naming the
+    file that cannot be read (a truncated one: ``SafetensorError``, not an OSError)."""
+    from safetensors import SafetensorError
+
+    for name in ("state.json", "state.safetensors"):
+        try:
+            if name == "state.json":
+                meta = json.loads((path / name).read_text())
+            else:
+                tensors = load_file(str(path / name))
+        except (OSError, ValueError, SafetensorError) as exc:
+            raise InpaintError(f"cannot read checkpoint file {path / name}: {exc}") from None
+    if not isinstance(meta, dict) or meta.get("format") != "inpaintkit-train":
         raise InpaintError(f"{path} is not an inpaintkit training checkpoint")
     return meta, tensors
+
+
+def load_resumable(found: Path, fallback: bool) -> tuple[Path, dict[str, Any], dict[str, torch.Tensor]]:
+    """(the checkpoint resumed from, its state.json, its tensors). When ``found`` cannot be
+    read (truncated by a full disk, damaged) and ``fallback`` (it was picked as the run's
+    latest, not named by the user), the newest earlier ``step_*`` of its folder that reads
+    is used instead, with a warning on stderr naming the bad one."""
+    import sys
+
+    try:
+        return (found, *load_checkpoint(found))
+    except InpaintError as exc:
+        if not fallback:
+            raise
+        first = exc
+    earlier = sorted((p for p in found.parent.glob("step_*") if p.is_dir() and p.name < found.name), reverse=True)
+    for older in earlier:
+        try:
+            meta, tensors = load_checkpoint(older)
+        except InpaintError:
+            continue
+        print(f"warning: {first}; resuming from the previous checkpoint {older}", file=sys.stderr)
+        return older, meta, tensors
+    raise InpaintError(f"{first} (and no earlier checkpoint in {found.parent} can be read)")
 
 
 def restore(

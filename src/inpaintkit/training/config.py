@@ -67,7 +67,7 @@ class TrainConfig:
     lr_schedule: str = "constant"  # constant | cosine | linear (decay to 0 at `steps`)
     warmup_steps: int = 0
     grad_clip: float = 0.0  # max global grad norm; 0 = off
-    amp: bool = False  # bf16 autocast on CPU, fp16 + GradScaler on CUDA
+    amp: bool = False  # bf16 autocast (CPU, Ampere+ GPUs); fp16 + GradScaler on older GPUs
     ema: float = 0.0  # generator EMA decay, e.g. 0.999; 0 = off
     seed: int = 0
     device: str = "auto"
@@ -100,11 +100,73 @@ def _coerce(name: str, value: Any) -> Any:
     return value
 
 
+# Bounds checked by check_config before any work: option -> (lowest, highest, lowest excluded).
+# A value outside them used to fail deep inside the run ("internal error" from a data
+# worker for batch_size 0, then a hang) or be taken silently (steps -5).
+_BOUNDS: dict[str, tuple[float, float, bool]] = {
+    "size": (16, 1 << 15, False), "num_workers": (0, 256, False), "pool": (0, 1 << 31, False),
+    "steps": (1, 1 << 62, False), "budget_cpu_minutes": (0, float("inf"), False), "batch_size": (1, 1 << 16, False),
+    "lr_g": (0, float("inf"), False), "lr_d": (0, float("inf"), False), "warmup_steps": (0, 1 << 62, False),
+    "grad_clip": (0, float("inf"), False), "ema": (0, 1, False), "seed": (0, 2**63 - 1, False),
+    "threads": (0, 4096, False), "log_every": (0, 1 << 62, False), "image_every": (0, 1 << 62, False),
+    "ckpt_every": (0, 1 << 62, False), "ckpt_minutes": (0, float("inf"), False), "keep_last": (1, 1 << 20, False),
+    "free_form_prob": (0, 1, False),
+}
+_CHOICES = {"crop_mode": ("crop", "resize"), "masks": ("mixed", "deepfill", "full"),
+            "lr_schedule": ("constant", "cosine", "linear")}
+
+
+def _bad(name: str, value: Any, expected: str) -> InpaintError:
+    return InpaintError(f"training option {name}: expected {expected}, got {value!r}")
+
+
+def check_config(cfg: TrainConfig) -> TrainConfig:
+    """Every option's type and range (one-line :class:`InpaintError`, exit 2, naming the
+    option and value); returns ``cfg``. The model's own options are checked by its config
+    dataclass, the method by the loop (its table imports torch)."""
+    import math
+
+    for name, f in _FIELDS.items():
+        value, default = getattr(cfg, name), f.default
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise _bad(name, value, "true or false")
+        elif isinstance(default, int) and (isinstance(value, bool) or not isinstance(value, int)):
+            raise _bad(name, value, "an integer")
+        elif isinstance(default, float) and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                             or not math.isfinite(value)):
+            raise _bad(name, value, "a finite number")
+        elif isinstance(default, str) and not isinstance(value, str) and not (name == "discriminator"
+                                                                              and value is None):
+            raise _bad(name, value, "a string")
+    for name, (low, high, open_low) in _BOUNDS.items():
+        value = getattr(cfg, name)
+        if value < low or (open_low and value == low) or value > high:
+            side = f"> {low:g}" if open_low else f">= {low:g}"
+            raise _bad(name, value, f"a value {side}" + (f" and <= {high:g}" if high != float("inf") else ""))
+    if cfg.ema >= 1:
+        raise _bad("ema", cfg.ema, "a decay >= 0 and < 1 (0 = off)")
+    for name, allowed in _CHOICES.items():
+        if getattr(cfg, name) not in allowed:
+            raise _bad(name, getattr(cfg, name), f"one of {', '.join(allowed)}")
+    for name in ("betas_g", "betas_d"):
+        betas = getattr(cfg, name)
+        if (not isinstance(betas, tuple) or len(betas) != 2
+                or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)):
+            raise _bad(name, betas, "two numbers in [0, 1)")
+    if not cfg.name.strip() or "/" in cfg.name or cfg.name in (".", ".."):
+        raise _bad("name", cfg.name, "a run name (a folder name under out_dir)")
+    for name in ("model_args", "disc_args", "objective_args"):
+        if not isinstance(getattr(cfg, name), dict):
+            raise _bad(name, getattr(cfg, name), "a mapping")
+    return cfg
+
+
 def config_from_mapping(values: dict[str, Any]) -> TrainConfig:
     unknown = sorted(set(values) - set(_FIELDS))
     if unknown:
         raise InpaintError(f"unknown training option(s): {', '.join(unknown)}")
-    return TrainConfig(**{k: _coerce(k, v) for k, v in values.items()})
+    return check_config(TrainConfig(**{k: _coerce(k, v) for k, v in values.items()}))
 
 
 def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

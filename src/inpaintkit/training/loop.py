@@ -81,6 +81,14 @@ def lr_factor(cfg: TrainConfig, step: int, cpu_seconds: float = 0.0) -> float:
 
 
 @torch.no_grad()
+def amp_dtype(device: torch.device) -> torch.dtype:
+    """The autocast dtype of ``amp: true``: bf16 (fp32's range, no loss scaling) on CPUs and
+    on GPUs that have it (Ampere and later); fp16 with a GradScaler on older GPUs."""
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        return torch.float16
+    return torch.bfloat16
+
+
 def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
     ema_p = [p for p in ema.parameters()]
     model_p = [p.detach() for p in model.parameters()]
@@ -115,8 +123,7 @@ def _train_step(run: Run, batch: list[torch.Tensor], factor: float) -> tuple[dic
         if opt is not None:
             for group in opt.param_groups:
                 group["lr"] = base * factor
-    amp = {"device_type": device.type, "enabled": cfg.amp,
-           "dtype": torch.float16 if device.type == "cuda" else torch.bfloat16}
+    amp = {"device_type": device.type, "enabled": cfg.amp, "dtype": amp_dtype(device)}
     with torch.autocast(**amp):
         out = objective.generate(run.g_model, image, mask, **inputs)
     logs: dict[str, torch.Tensor] = {}
@@ -287,8 +294,7 @@ def _probe_finite(run: Run, image: torch.Tensor, mask: torch.Tensor, inputs: dic
     cfg, objective, device = run.cfg, run.objective, run.info.device
     nets = [m for m in (run.generator, run.discriminator) if m is not None]
     modes = [m.training for m in nets]
-    amp = {"device_type": device.type, "enabled": cfg.amp,
-           "dtype": torch.float16 if device.type == "cuda" else torch.bfloat16}
+    amp = {"device_type": device.type, "enabled": cfg.amp, "dtype": amp_dtype(device)}
     devices = [device.index or 0] if device.type == "cuda" else []
     try:
         with torch.random.fork_rng(devices=devices), torch.autocast(**amp):

@@ -173,12 +173,15 @@ def setup_run(cfg: TrainConfig, resume: str | Path | None, info: distr.DistInfo)
     ema = copy.deepcopy(generator).eval().requires_grad_(False) if cfg.ema > 0 else None
     modules = {k: v for k, v in {"discriminator": discriminator, "ema": ema}.items() if v is not None}
     optimizers = {k: v for k, v in {"g": opt_g, "d": opt_d}.items() if v is not None}
-    scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and device.type == "cuda")
+    # Loss scaling only for fp16 autocast (bf16 has fp32's exponent range).
+    fp16 = cfg.amp and device.type == "cuda" and not torch.cuda.is_bf16_supported()
+    scaler = torch.amp.GradScaler("cuda", enabled=fp16)
 
     start, cpu_before = 0, 0.0
     found = _find_resume(cfg, resume)
-    if found is not None:
-        meta, tensors = ckpt.load_checkpoint(found)
+    if found is not None:  # a damaged latest checkpoint falls back to an earlier one, unless named by the user
+        explicit = resume not in (None, "auto") and (Path(resume) / "state.json").is_file()
+        found, meta, tensors = ckpt.load_resumable(found, fallback=not explicit)
         ckpt.restore(meta, tensors, generator=generator, modules=modules, optimizers=optimizers)
         start = int(meta["step"])
         cpu_before = float(meta.get("cpu_seconds", 0.0))

@@ -8,7 +8,9 @@ uvicorn; tests use FastAPI's ``TestClient`` on it). Endpoints (OpenAPI at ``/doc
 * ``GET /api/models`` - the model names a request may use, which is the default, which are
   pluralistic (several different results per request) or untrained, and the server limits.
 * ``POST /api/inpaint`` - multipart form: ``image`` and ``mask`` files, optional ``model``,
-  ``seed``, ``samples``, ``strategy``, ``mask_mode``, ``resize_mask``, ``dilate``,
+  ``seed``, ``samples``, ``strategy``, ``mask_mode``, ``resize_mask``, ``mask_exif`` (a mask drawn
+  on the stored pixels of an EXIF-rotated photo; without it such a mask is a 422 naming the
+  orientation), ``dilate``,
   ``format``, and ``sketch`` (a file of the image's size, white strokes: guides a model
   with a sketch channel inside the hole; 422 for another model or size).
   **Response choice**: one result comes back as the PNG itself (``image/png``, with
@@ -18,6 +20,8 @@ uvicorn; tests use FastAPI's ``TestClient`` on it). Endpoints (OpenAPI at ``/doc
   one HTTP response holds one body. ``format=json`` asks for the JSON form for one result
   too (the page uses it, to get the notes along). Results are PNG: lossless, so pixels
   outside the hole are bit-identical to the uploaded image.
+* ``POST /api/select`` - ``image`` plus ``box`` and/or ``point`` fields: the proposed mask
+  (PNG, white = hole) for the object there (:mod:`inpaintkit.web.select`).
 * ``GET /healthz`` - liveness plus the queue's load.
 
 Errors are JSON ``{"detail": "<one readable line>"}``: 404 unknown model, 413 upload over
@@ -72,6 +76,7 @@ from inpaintkit.web.defaults import (
 from inpaintkit.web.jobs import Done, Job, run_job
 from inpaintkit.web.limits import GuardMiddleware, MemoryBudget, QueueFull, WorkQueue
 from inpaintkit.web.schemas import INPAINT_RESPONSES, Health, InpaintResult, Limits, ModelEntry, ModelList
+from inpaintkit.web.select import add_select_route
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +133,7 @@ def create_app(
     _add_error_handlers(app)
     _add_info_routes(app, catalog, work, settings)
     _add_inpaint_route(app, catalog, work, settings)
+    add_select_route(app, lambda job: _execute(work, job, settings.timeout), settings.max_pixels, _upload_name)
     return app
 
 
@@ -160,7 +166,7 @@ def _new_app(work: WorkQueue, max_body: int, allowed_hosts: list[str] | None) ->
         ),
         lifespan=lifespan,
     )
-    app.add_middleware(GuardMiddleware, max_body=max_body, queue=work, queued_paths=("/api/inpaint",))
+    app.add_middleware(GuardMiddleware, max_body=max_body, queue=work, queued_paths=("/api/inpaint", "/api/select"))
     if allowed_hosts is not None:
         from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -205,7 +211,8 @@ def _add_info_routes(app: FastAPI, catalog: ModelCatalog, work: WorkQueue, setti
         loaded = set(catalog.loaded())
         entries = [
             ModelEntry(name=i.name, kind=i.kind, default=i.name == catalog.default, pluralistic=i.pluralistic,
-                       untrained=i.untrained, loaded=i.name in loaded, description=i.description)
+                       untrained=i.untrained, loaded=i.name in loaded, description=i.description,
+                       status=i.status, gap=i.gap)
             for i in catalog.infos()
         ]
         limits = Limits(max_pixels=settings.max_pixels, max_upload_bytes=settings.max_body,
@@ -230,6 +237,8 @@ def _add_inpaint_route(app: FastAPI, catalog: ModelCatalog, work: WorkQueue, set
             description="luminance: white (> 127) = hole, also white strokes on a transparent canvas; "
                         "alpha: transparent = hole; painted: any opaque (painted) pixel = hole.")] = "luminance",
         resize_mask: Annotated[bool, Form(description="Scale a mask of another size to the image.")] = False,
+        mask_exif: Annotated[bool, Form(description="The mask was drawn on the stored pixels of an EXIF-rotated "
+                                                    "photo: rotate it the same way.")] = False,
         dilate: Annotated[int, Form(ge=0, le=64, description="Grow the hole by this many pixels.")] = 0,
         format: Annotated[Literal["auto", "json"], Form(
             description="auto: PNG for one result, JSON for several; json: always JSON.")] = "auto",
@@ -244,7 +253,7 @@ def _add_inpaint_route(app: FastAPI, catalog: ModelCatalog, work: WorkQueue, set
         job = Job(await image.read(), await mask.read(), _upload_name("image", image), _upload_name("mask", mask),
                   name, strategy, samples, seed, dilate, mask_mode, resize_mask,
                   None if sketch is None else await sketch.read(),
-                  "sketch" if sketch is None else _upload_name("sketch", sketch))
+                  "sketch" if sketch is None else _upload_name("sketch", sketch), mask_exif=mask_exif)
         started = time.monotonic()
         work_item = functools.partial(run_job, job, catalog, settings.max_pixels, settings.memory)
         done = await _execute(work, work_item, settings.timeout)

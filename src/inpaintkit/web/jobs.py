@@ -15,6 +15,7 @@ import numpy as np
 from inpaintkit.errors import LoadFailed, TooLarge
 from inpaintkit.inference.sketch import sketch_strokes
 from inpaintkit.io import decode_image_bytes, decode_mask_bytes, fit_mask
+from inpaintkit.io.photo import ALPHA_NOTE, decode_alpha_bytes, orient_mask, stored_size_bytes, with_alpha
 from inpaintkit.web.catalog import ModelCatalog, ModelLoadError
 from inpaintkit.web.limits import MemoryBudget
 
@@ -36,6 +37,7 @@ class Job:
     resize_mask: bool
     sketch: bytes | None = None  # white strokes (> 127) on black or transparent, the image's size
     sketch_name: str = "sketch"
+    mask_exif: bool = False  # the mask was drawn on the stored pixels of an EXIF-rotated photo
 
 
 @dataclass
@@ -59,10 +61,14 @@ def encode_png(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _decode(job: Job, max_pixels: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """The image and its hole (fitted to the image's size), or a typed error."""
+def _decode(job: Job, max_pixels: int | None, notes: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The image and its hole (fitted to the image's size), or a typed error. A mask of the
+    stored size of an EXIF-rotated photo is refused naming the orientation, or rotated with
+    ``mask_exif`` (as the CLI's ``--mask-exif``: :func:`inpaintkit.io.photo.orient_mask`)."""
     image = decode_image_bytes(job.image, job.image_name, max_pixels=max_pixels)
     hole = decode_mask_bytes(job.mask, job.mask_name, mode=job.mask_mode, max_pixels=max_pixels)
+    hole = orient_mask(hole, image.shape[:2], stored_size_bytes(job.image, job.image_name), job.mask_exif,
+                       job.mask_name, job.image_name, ("mask_exif=true", "resize_mask=true"), notes)
     hint = "send a mask of the image's size, or resize_mask=true to scale it"
     return image, fit_mask(hole, image.shape[:2], job.resize_mask, job.mask_name, job.image_name, hint)
 
@@ -70,7 +76,11 @@ def _decode(job: Job, max_pixels: int | None) -> tuple[np.ndarray, np.ndarray]:
 def run_job(job: Job, catalog: ModelCatalog, max_pixels: int | None, memory: MemoryBudget | None = None) -> Done:
     """Decode, check (the memory estimate against ``memory``), inpaint, encode. Blocking:
     runs in a worker thread."""
-    image, hole = _decode(job, max_pixels)
+    exif_notes: list[str] = []
+    image, hole = _decode(job, max_pixels, exif_notes)
+    alpha = decode_alpha_bytes(job.image, job.image_name, max_pixels)  # kept on the results (a cut-out)
+    if alpha is not None:
+        exif_notes.append(f"{job.image_name} {ALPHA_NOTE}")
     try:
         inpainter = catalog.inpainter(job.model, job.strategy)
     except ModelLoadError as exc:  # the server's model, not the request, is at fault
@@ -98,6 +108,7 @@ def run_job(job: Job, catalog: ModelCatalog, max_pixels: int | None, memory: Mem
     finally:
         if memory is not None:
             memory.release(need)
-    notes = [*inpainter.load_notes, *inpainter.notes]
+    notes = [*inpainter.load_notes, *inpainter.notes, *exif_notes]
     h, w = image.shape[:2]
-    return Done(inpainter.model_name, inpainter.last_strategy, notes, [encode_png(r) for r in results], w, h)
+    pngs = [encode_png(with_alpha(r, alpha)) for r in results]
+    return Done(inpainter.model_name, inpainter.last_strategy, notes, pngs, w, h)

@@ -35,6 +35,26 @@ from starlette.exceptions import HTTPException
 
 T = TypeVar("T")
 
+_LIBC_TRIM: Any = None  # glibc's malloc_trim once looked up; False where there is none
+
+
+def trim_heap() -> None:
+    """Hand the heap pages freed by a finished job back to the OS (glibc ``malloc_trim``;
+    a no-op elsewhere). Each job decodes, fills and encodes images of up to tens of MB in a
+    worker thread; glibc keeps such freed pages in per-thread arenas, so the server's RSS
+    crept up under load (13 % after 9 rounds of 50 uploads) before levelling off."""
+    global _LIBC_TRIM
+    if _LIBC_TRIM is None:
+        import ctypes
+        import ctypes.util
+
+        try:
+            _LIBC_TRIM = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        except (OSError, AttributeError):  # not glibc (musl, macOS, Windows)
+            _LIBC_TRIM = False
+    if _LIBC_TRIM:
+        _LIBC_TRIM(0)
+
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -83,10 +103,11 @@ class WorkQueue:
         waves = max(1, math.ceil(self._busy / self.workers))
         return int(min(60, max(1, math.ceil(self._seconds * waves))))
 
-    def _release(self, started: float) -> None:
+    def _release(self, started: float | None) -> None:
         with self._lock:
             self._busy -= 1
-            self._seconds = 0.8 * self._seconds + 0.2 * (time.monotonic() - started)
+            if started is not None:  # a job cancelled before it ran says nothing about durations
+                self._seconds = 0.8 * self._seconds + 0.2 * (time.monotonic() - started)
 
     def submit(self, job: Callable[[], T]) -> concurrent.futures.Future[T]:
         """Start ``job`` in a worker thread, or raise :class:`QueueFull`."""
@@ -94,14 +115,25 @@ class WorkQueue:
             if self._busy >= self.size:
                 raise QueueFull(self.retry_after())
             self._busy += 1
-        started = time.monotonic()
+        # The mean duration is the job's run time, from when a worker starts it: timing from
+        # submission also counted the wait in the queue, and Retry-After (mean x waves)
+        # counted that wait twice (60 s advised for a queue that cleared in 15 s).
+        started: list[float] = []
+
+        def timed() -> T:
+            started.append(time.monotonic())
+            try:
+                return job()
+            finally:
+                trim_heap()
+
         try:
-            future = self._pool.submit(job)
+            future = self._pool.submit(timed)
         except RuntimeError:  # pool shut down: the server is stopping
-            self._release(started)
+            self._release(None)
             raise QueueFull(self.retry_after()) from None
         # Fires when the job ends *or* is cancelled before it started, never earlier.
-        future.add_done_callback(lambda _f: self._release(started))
+        future.add_done_callback(lambda _f: self._release(started[0] if started else None))
         return future
 
     async def run(self, job: Callable[[], T], timeout: float | None) -> T:
@@ -165,8 +197,9 @@ class GuardMiddleware:
         self.queue = queue
         self.queued_paths = queued_paths
 
-    def _too_large(self, size: int | None) -> str:
-        what = f"{size:,} bytes" if size is not None else "more"
+    def _too_large(self, size: int, streamed: bool = False) -> str:
+        # A streamed body is refused as soon as it passes the limit: its full size is unknown.
+        what = f"over {size:,} bytes received" if streamed else f"{size:,} bytes"
         return (f"upload too large: {what}, the limit is {self.max_body:,} bytes "
                 f"({self.max_body / 2**20:g} MB, the server's --max-upload-mb)")
 
@@ -238,7 +271,7 @@ class GuardMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body:
-                    raise _BodyTooLarge(413, self._too_large(None))
+                    raise _BodyTooLarge(413, self._too_large(received, streamed=True))
             return message
 
         await self.app(scope, limited_receive, send_with_headers)

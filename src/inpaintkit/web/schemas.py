@@ -15,6 +15,8 @@ class ModelEntry(BaseModel):
     untrained: bool
     loaded: bool
     description: str
+    status: str = ""  # usable / experimental (below the quality floor) / unmeasured / classical / untrained
+    gap: str = ""  # the measured gap to the quality floor, one line
 
 
 class Limits(BaseModel):

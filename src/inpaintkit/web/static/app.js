@@ -76,7 +76,9 @@ function currentModel() {
 
 function describeModel() {
   const m = currentModel();
-  $("model-info").textContent = m ? `${m.name}: ${m.description}` : "";
+  let info = m ? `${m.name}: ${m.description}` : "";
+  if (m && m.status === "experimental") info += ` \u2013 experimental, below the quality floor: ${m.gap}`;
+  $("model-info").textContent = info;
   $("samples").disabled = !(m && m.pluralistic);
   $("samples-field").hidden = !(m && m.pluralistic);
   $("more").hidden = !(m && m.pluralistic && state.results.length > 0);
@@ -91,18 +93,25 @@ async function loadModels() {
     state.limits = data.limits;
     const select = $("model");
     select.replaceChildren();
-    for (const m of data.models) {
+    // Models below the quality floor (and untrained ones) come last, after a separator,
+    // each with its measured gap (README "Models": the quality floor).
+    const below = (m) => m.status === "experimental" || m.status === "untrained";
+    const group = document.createElement("optgroup");
+    group.label = "experimental (below the quality floor)";
+    for (const m of [...data.models.filter((m) => !below(m)), ...data.models.filter(below)]) {
       const option = document.createElement("option");
       option.value = m.name;
       let label = m.name;
       if (m.default) label += " (default)";
       if (m.pluralistic) label += " \u2013 several results";
       if (m.untrained) label += " \u2013 untrained";
+      else if (m.status === "experimental") label += " \u2013 experimental";
       option.textContent = label;
-      option.title = m.description;
+      option.title = m.gap ? `${m.description}; ${m.gap}` : m.description;
       option.selected = m.default;
-      select.append(option);
+      (below(m) ? group : select).append(option);
     }
+    if (group.children.length) select.append(group);
     $("samples").max = String(data.limits.max_samples);
     describeModel();
   } catch (e) {
@@ -259,7 +268,8 @@ function moveCursor(event) {
   const cursor = $("cursor");
   const rect = maskCanvas.getBoundingClientRect();
   const size = Number($("brush-size").value);
-  cursor.hidden = false;
+  cursor.hidden = state.tool === "select"; // the select tool shows its box instead
+  if (cursor.hidden) return;
   cursor.style.width = `${size}px`;
   cursor.style.height = `${size}px`;
   cursor.style.left = `${event.clientX - rect.left}px`;
@@ -267,7 +277,7 @@ function moveCursor(event) {
 }
 
 maskCanvas.addEventListener("pointerdown", (event) => {
-  if (!hasImage() || event.button !== 0) return;
+  if (!hasImage() || event.button !== 0 || state.tool === "select") return; // select.js handles that tool
   event.preventDefault();
   maskCanvas.setPointerCapture(event.pointerId);
   pushUndo();
@@ -299,7 +309,7 @@ maskCanvas.addEventListener("pointerleave", () => {
 
 function setTool(tool) {
   state.tool = tool;
-  for (const id of ["brush", "sketch", "eraser"]) {
+  for (const id of ["select", "brush", "sketch", "eraser"]) {
     $(id).classList.toggle("active", id === tool);
     $(id).setAttribute("aria-pressed", String(id === tool));
   }
