@@ -13,7 +13,12 @@ psi_p the VGG16 pool1, pool2, pool3 activations::
     L_total = 1 L_valid + 6 L_hole + 0.05 L_perc + 120 (L_style_out + L_style_comp) + 0.1 L_tv
 
 (weights chosen by the paper's hyper-parameter search on 100 validation images). No
-discriminator. The VGG terms need ``objective_args.vgg_weights`` (a local torchvision VGG16
+discriminator in the paper; ``gan_weight > 0`` (with ``discriminator: sn_patchgan``) adds
+DeepFill v2's hinge term on ``[I_comp, M]`` (ours, not the paper's: issue 26's quality floor
+asks for realism, which PConv's L1 + TV objective trades away for PSNR)::
+
+    L_total += gan_weight * -mean D(I_comp, M)       L_D = hinge(D(I_gt, M), D(I_comp, M))
+ The VGG terms need ``objective_args.vgg_weights`` (a local torchvision VGG16
 state dict); without it they are off, with a warning, and L_total keeps the pixel terms.
 
 Training schedule (paper): Adam, lr 2e-4 with batch norm everywhere, then fine-tuning at
@@ -32,6 +37,7 @@ from torch import nn
 
 from inpaintkit.conventions import composite
 from inpaintkit.errors import InpaintError
+from inpaintkit.losses.gan import GAN_LOSSES
 from inpaintkit.losses.perceptual import PCONV_LAYERS, load_vgg_or_none, perceptual_loss, style_loss
 from inpaintkit.losses.reconstruction import region_l1, total_variation
 from inpaintkit.training.objectives.base import Logs, Objective
@@ -46,6 +52,8 @@ class PConvArgs:
     tv_weight: float = 0.1
     vgg_weights: str | None = None  # local torchvision VGG16 state dict; None = no VGG terms
     freeze_encoder_bn: bool = False  # the paper's fine-tuning stage
+    gan_weight: float = 0.0  # > 0: hinge adversarial term (ours; module docstring)
+    gan: str = "hinge"
 
 
 class PConvObjective(Objective):
@@ -67,14 +75,22 @@ class PConvObjective(Objective):
         return model
 
     def build_discriminator(self) -> nn.Module | None:
-        return None  # PConv is trained without an adversarial loss
+        if self.args.gan_weight <= 0 or not self.cfg.discriminator:
+            return None  # the paper's PConv: no adversarial loss
+        from inpaintkit.models import create_discriminator
+
+        return create_discriminator(self.cfg.discriminator, tiny=self.cfg.tiny, **self.cfg.disc_args)
 
     def generate(self, generator, image, mask, coarse=None):
         out = generator(image, mask)
         return out, composite(out, image, mask)
 
     def discriminator_loss(self, discriminator, image, mask, out):
-        raise RuntimeError("the PConv objective has no discriminator")
+        if discriminator is None:
+            raise RuntimeError("the PConv objective has no discriminator (objective_args.gan_weight is 0)")
+        real, fake = discriminator(image, mask), discriminator(out[1].detach(), mask)
+        d_loss = GAN_LOSSES[self.args.gan][0](real, fake)
+        return d_loss, {"d_loss": d_loss.detach()}
 
     def generator_loss(self, discriminator, image, mask, out):
         a = self.args
@@ -96,6 +112,8 @@ class PConvObjective(Objective):
             terms["perceptual"] = a.perceptual_weight * (
                 perceptual_loss(f_out, f_gt) + perceptual_loss(f_comp, f_gt))
             terms["style"] = a.style_weight * (style_loss(f_out, f_gt) + style_loss(f_comp, f_gt))
+        if discriminator is not None and a.gan_weight > 0:
+            terms["g_gan"] = a.gan_weight * GAN_LOSSES[a.gan][1](discriminator(comp, mask))
         loss = sum(terms.values())
         logs: Logs = {k: v.detach() for k, v in terms.items()}
         logs["g_loss"] = loss.detach()
