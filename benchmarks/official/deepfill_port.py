@@ -29,17 +29,14 @@ layers (cosine attention, torch padding): what the compatibility settings fix.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import tempfile
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 
 import inpaintkit.official.deepfill_port  # noqa: F401  (registers FORMATS["deepfill_v2_port"])
 from inpaintkit.conventions import image_to_tensor, mask_to_tensor, tensor_to_image
@@ -47,23 +44,11 @@ from inpaintkit.models import create_model
 from inpaintkit.models.deepfill_v2 import DeepFillV2
 from inpaintkit.official import FORMATS
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: official.common as script or module
+from official.common import official_import, val_inputs  # noqa: E402
+
 SEED = 25
 LAYOUT_MODULES = {"port": "model.networks", "port_tf": "model.networks_tf"}
-
-
-@contextlib.contextmanager
-def _official_import(checkout: Path) -> Iterator[None]:
-    names = ("model", *LAYOUT_MODULES.values())
-    saved = {name: sys.modules.pop(name) for name in names if name in sys.modules}
-    sys.path.insert(0, str(checkout))
-    try:
-        yield
-    finally:
-        sys.path.remove(str(checkout))
-        for name in names:
-            sys.modules.pop(name, None)
-        sys.modules.update(saved)
 
 
 def _load_official(checkout: Path) -> dict[str, Any]:
@@ -72,19 +57,9 @@ def _load_official(checkout: Path) -> dict[str, Any]:
         raise SystemExit(f"{checkout} is not a nipponjo/deepfillv2-pytorch checkout (no model/networks_tf.py)")
     import importlib
 
-    with _official_import(checkout):
+    with official_import(checkout, ("model", *LAYOUT_MODULES.values())):
         return {layout: importlib.import_module(name).Generator for layout, name in LAYOUT_MODULES.items()}
 
-
-def _inputs(size: int) -> tuple[np.ndarray, np.ndarray, str]:
-    photo = sorted((DATA / "val").glob("*.jpg"))[0]
-    mask_path = DATA / "masks" / "irregular" / "04000.png"
-    image = Image.open(photo).convert("RGB")
-    side = min(image.size)
-    left, top = (image.width - side) // 2, (image.height - side) // 2
-    image = image.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)
-    mask = Image.open(mask_path).convert("L").resize((size, size), Image.NEAREST)
-    return np.asarray(image).copy(), np.asarray(mask) > 127, f"{photo.name} + {mask_path.name}"
 
 
 def _build_official(generator_cls: Any) -> torch.nn.Module:
@@ -126,7 +101,7 @@ def _one(generator_cls: Any, layout: str, size: int, tmp: Path) -> dict[str, Any
                                attention_resize="floor", padding="torch")).eval()
     plain.load_state_dict(state, strict=True)
 
-    image, hole, what = _inputs(size)
+    image, hole, what = val_inputs(size)
     stage2, done, off_u8 = _official_run(official, image, hole)
     with torch.inference_mode():
         mine = ours.inpaint(image_to_tensor(image), mask_to_tensor(hole))

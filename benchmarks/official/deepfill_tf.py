@@ -56,7 +56,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 
 from inpaintkit.conventions import image_to_tensor, mask_to_tensor, tensor_to_image
 from inpaintkit.io.tf_checkpoint import write_tf_checkpoint
@@ -64,7 +63,9 @@ from inpaintkit.models import create_model
 from inpaintkit.official import get_format
 from inpaintkit.official.deepfill_tf import PAIRS
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: official.common as script or module
+from official.common import official_import, val_inputs  # noqa: E402
+
 SEED = 25
 OUT_GAIN = 10.0
 IGNORED_EXTRAS = {
@@ -77,32 +78,13 @@ IGNORED_EXTRAS = {
 
 
 @contextlib.contextmanager
-def _official_import(checkout: Path) -> Iterator[Any]:
+def _official_networks(checkout: Path) -> Iterator[Any]:
     """The port's ``model.networks_tf`` module, imported from the checkout (sys.path and
     sys.modules restored afterwards)."""
-    names = ("model", "model.networks_tf")
-    saved = {name: sys.modules.pop(name) for name in names if name in sys.modules}
-    sys.path.insert(0, str(checkout))
-    try:
+    with official_import(checkout, ("model", "model.networks_tf")):
         import model.networks_tf as networks_tf  # type: ignore[import-not-found]
 
         yield networks_tf
-    finally:
-        sys.path.remove(str(checkout))
-        for name in names:
-            sys.modules.pop(name, None)
-        sys.modules.update(saved)
-
-
-def _inputs(size: int) -> tuple[np.ndarray, np.ndarray, str]:
-    photo = sorted((DATA / "val").glob("*.jpg"))[0]
-    mask_path = DATA / "masks" / "irregular" / "04000.png"
-    image = Image.open(photo).convert("RGB")
-    side = min(image.size)
-    left, top = (image.width - side) // 2, (image.height - side) // 2
-    image = image.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)
-    mask = Image.open(mask_path).convert("L").resize((size, size), Image.NEAREST)
-    return np.asarray(image).copy(), np.asarray(mask) > 127, f"{photo.name} + {mask_path.name}"
 
 
 def _build_official(networks_tf: Any) -> torch.nn.Module:
@@ -150,7 +132,7 @@ def _official_forward(networks_tf: Any, gen: torch.nn.Module, bgr: torch.Tensor,
 
 
 def _one(networks_tf: Any, gen: torch.nn.Module, size: int, tmp: Path) -> dict[str, Any]:
-    image, hole, what = _inputs(size)
+    image, hole, what = val_inputs(size)
     bgr = torch.from_numpy(image[..., ::-1].copy()).permute(2, 0, 1)[None].float() / 127.5 - 1.0
     mask = torch.from_numpy(hole.astype(np.float32))[None, None]
     official = _official_forward(networks_tf, gen, bgr, mask, as_tf=True)
@@ -189,7 +171,7 @@ def run(checkout: Path, sizes: tuple[int, ...] = (256, 512)) -> list[dict]:
     if not (checkout / "model" / "networks_tf.py").is_file():
         raise SystemExit(f"{checkout} is not a nipponjo/deepfillv2-pytorch checkout (no model/networks_tf.py)")
     rows = []
-    with _official_import(checkout) as networks_tf, tempfile.TemporaryDirectory() as tmp:
+    with _official_networks(checkout) as networks_tf, tempfile.TemporaryDirectory() as tmp:
         gen = _build_official(networks_tf)
         for size in sizes:
             rows.append(_one(networks_tf, gen, size, Path(tmp)))
@@ -211,7 +193,7 @@ def run_tf_graph(tf_python: str, checkout: Path, sizes: tuple[int, ...] = (256, 
         work = Path(tmp)
         write_tf_checkpoint(work / "release" / "snap-0", {**fmt.export(source), **IGNORED_EXTRAS})
         for size in sizes:
-            image, hole, _ = _inputs(size)
+            image, hole, _ = val_inputs(size)
             np.save(work / f"image_{size}.npy", image)
             np.save(work / f"mask_{size}.npy", hole)
         script = Path(__file__).with_name("deepfill_tf_graph.py")
@@ -224,7 +206,7 @@ def run_tf_graph(tf_python: str, checkout: Path, sizes: tuple[int, ...] = (256, 
         ours.load_state_dict(state, strict=True)
         names = (work / "variables.txt").read_text().split()
         for size in sizes:
-            image, hole, what = _inputs(size)
+            image, hole, what = val_inputs(size)
             with torch.no_grad():
                 mine = ours.inpaint(image_to_tensor(image), mask_to_tensor(hole))
             official = torch.from_numpy(np.load(work / f"tf_complete_{size}.npy")).permute(2, 0, 1)[None].flip(1)

@@ -39,8 +39,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT.parent / "shared" / "data"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: official.common as script or module
+from official.common import val_inputs  # noqa: E402
+
 K = 3
 SEED = 1234
 # What the imageio stand-in's imwrite received: (path, array); one list for every run()
@@ -101,18 +102,6 @@ def _randomize(net: torch.nn.Module, ext, gen: torch.Generator) -> None:
                 m.query_conv.bias.copy_(rnd(*m.query_conv.bias.shape) * 0.1)
 
 
-def _inputs(size: int) -> tuple[np.ndarray, np.ndarray]:
-    """A validation photo (center crop, resized) and an irregular mask (20-30 %), hole = True."""
-    from PIL import Image
-
-    photo = Image.open(sorted((DATA / "val").glob("*.jpg"))[0]).convert("RGB")
-    side = min(photo.size)
-    left, top = (photo.width - side) // 2, (photo.height - side) // 2
-    photo = photo.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)
-    mask = Image.open(DATA / "masks" / "irregular" / "04000.png").convert("L").resize((size, size), Image.NEAREST)
-    return np.asarray(photo).copy(), np.asarray(mask) > 127
-
-
 def run(checkout: Path, sizes: tuple[int, ...] = (256, 512)) -> list[dict]:
     """One row per size: max abs diff of raw outputs and of uint8 results over K samples."""
     from inpaintkit.conventions import image_to_tensor, mask_to_tensor
@@ -153,7 +142,7 @@ def run(checkout: Path, sizes: tuple[int, ...] = (256, 512)) -> list[dict]:
         inpainter = Inpainter(ours, device="cpu", strategy="full")
 
         for size in sizes:
-            photo, hole = _inputs(size)
+            photo, hole, _ = val_inputs(size)
             opt = argparse.Namespace(gpu_ids=[], isTrain=False, checkpoints_dir=tmp, name="pic", which_iter="latest",
                                      output_scale=4, nsampling=K, results_dir=str(Path(tmp) / "results"))
             with contextlib.redirect_stdout(io.StringIO()):

@@ -42,67 +42,45 @@ import math
 import sys
 import tempfile
 import types
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 
 import inpaintkit.official.rn  # noqa: F401  (registers FORMATS["rn"])
 from inpaintkit.conventions import image_to_tensor, mask_to_tensor, tensor_to_image
 from inpaintkit.models import create_discriminator, create_model
 from inpaintkit.official import FORMATS
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: official.common as script or module
+from official.common import official_import, val_inputs  # noqa: E402
+
 SEED = 25
 _OFFICIAL_MODULES = ("models", "networks", "rn", "module_util")
 
 
-@contextlib.contextmanager
-def _official_import(checkout: Path) -> Iterator[None]:
-    """sys.path + a torchvision stand-in for the duration of the official imports."""
-    names = (*_OFFICIAL_MODULES, "torchvision", "torchvision.models", "torchvision.transforms")
-    saved = {name: sys.modules.pop(name) for name in names if name in sys.modules}
+def _torchvision_stand_ins() -> dict[str, types.ModuleType]:
+    """An empty ``torchvision`` for the official imports (they import it but the networks do
+    not use it; the real one does not import with this torch)."""
     stub = types.ModuleType("torchvision")
     stub.models = types.ModuleType("torchvision.models")  # type: ignore[attr-defined]
     stub.transforms = types.ModuleType("torchvision.transforms")  # type: ignore[attr-defined]
     stub.transforms.__all__ = []  # type: ignore[attr-defined]
-    sys.modules.update(
-        {"torchvision": stub, "torchvision.models": stub.models, "torchvision.transforms": stub.transforms}
-    )
-    sys.path.insert(0, str(checkout))
-    try:
-        yield
-    finally:
-        sys.path.remove(str(checkout))
-        for name in names:
-            sys.modules.pop(name, None)
-        sys.modules.update(saved)
+    return {"torchvision": stub, "torchvision.models": stub.models, "torchvision.transforms": stub.transforms}
 
 
 def _load_official(checkout: Path) -> tuple[Any, Any]:
     """(InpaintingModel class, initialize_weights) from the checkout."""
     if not (checkout / "networks.py").is_file() or not (checkout / "rn.py").is_file():
         raise SystemExit(f"{checkout} is not a geekyutao/RN checkout (no networks.py / rn.py)")
-    with _official_import(checkout):
+    with official_import(checkout, _OFFICIAL_MODULES, _torchvision_stand_ins()):
         import module_util  # type: ignore[import-not-found]
 
         import models  # type: ignore[import-not-found]
 
         return models.InpaintingModel, module_util.initialize_weights
 
-
-def _inputs(size: int) -> tuple[np.ndarray, np.ndarray, str]:
-    photo = sorted((DATA / "val").glob("*.jpg"))[0]
-    mask_path = DATA / "masks" / "irregular" / "04000.png"
-    image = Image.open(photo).convert("RGB")
-    side = min(image.size)
-    left, top = (image.width - side) // 2, (image.height - side) // 2
-    image = image.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)
-    mask = Image.open(mask_path).convert("L").resize((size, size), Image.NEAREST)
-    return np.asarray(image).copy(), np.asarray(mask) > 127, f"{photo.name} + {mask_path.name}"
 
 
 def _build_official(model_cls: Any, init: Any, variant: str) -> torch.nn.Module:
@@ -126,7 +104,7 @@ def _build_official(model_cls: Any, init: Any, variant: str) -> torch.nn.Module:
 def _split_regions(generator: torch.nn.Module, share: float = 0.3) -> None:
     """Scale each RN-L detector conv, in order, so that ``share`` of its response map
     (photo and mask at 128 px) is >= the threshold: two real regions in every RN-L."""
-    image, hole, _ = _inputs(128)
+    image, hole, _ = val_inputs(128)
     gt = torch.from_numpy(image).permute(2, 0, 1).contiguous()[None].float() / 255.0
     mask = torch.from_numpy(hole.astype(np.float32))[None, None]
     for layer in [m for m in generator.modules() if type(m).__name__ == "RN_L"]:
@@ -164,7 +142,7 @@ def _one(model_cls: Any, init: Any, size: int, variant: str, tmp: Path) -> dict[
     ours.load_state_dict(state, strict=True)
     ours.eval()
 
-    image, hole, what = _inputs(size)
+    image, hole, what = val_inputs(size)
     # The official side: to_tensor (/255) of the uint8 photo and of the 0/255 mask.
     gt = torch.from_numpy(image).permute(2, 0, 1).contiguous()[None].float() / 255.0
     mask = torch.from_numpy(hole.astype(np.float32))[None, None]
