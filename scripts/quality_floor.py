@@ -39,8 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("eval_json", type=Path, help="output of inpaintkit eval --json (with telea in it)")
     parser.add_argument("--write", action="store_true", help="store the verdicts in the shipped config.json files")
     args = parser.parse_args(argv)
-    results = json.loads(args.eval_json.read_text())
-    summary, cfg = results["summary"], results["config"]
+    try:
+        results = json.loads(args.eval_json.read_text())
+        summary, cfg = results["summary"], results["config"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(f"{args.eval_json}: not an 'inpaintkit eval --json' result ({type(exc).__name__}: {exc})") from None
     if REFERENCE not in summary:
         raise SystemExit(f"{args.eval_json}: no '{REFERENCE}' in the eval (run it with -m {REFERENCE})")
     pairs = sum(summary[REFERENCE][b]["count"] for b in summary[REFERENCE] if b != "all")

@@ -9,7 +9,11 @@ generative-path D, which ranks samples at inference) as ``OUT/discriminator/``, 
 
 The checkpoint folder's ``state.json`` gives the step, the CPU seconds spent and the
 training config; they are copied into the shipped config.json (``steps``, ``cpu_minutes``,
-``train_config``, ``train_size``, ``batch_size``, ``masks``, ``data``).
+``train_config``, ``train_size``, ``batch_size``, ``masks``, ``data``). A run started from
+other weights (``init:`` in its config, e.g. a fine-tune of shipped weights) counts what those
+cost too: ``steps`` and ``cpu_minutes`` are the totals and ``stages`` lists every run in
+order (read from the init folder's config.json before anything is written, so OUT may be
+that same folder).
 """
 
 from __future__ import annotations
@@ -23,6 +27,18 @@ import torch
 from inpaintkit.inference import load_model
 from inpaintkit.models import create_discriminator
 from inpaintkit.models.serialization import DISCRIMINATOR_DIR, save_model
+
+
+def _init_stages(init: str | None) -> list[dict]:
+    """The training stages behind the weights a run started from (none for a fresh run)."""
+    if not init:
+        return []
+    config = Path(init) / "config.json"
+    if not config.is_file():
+        raise SystemExit(f"the run started from {init}, which has no config.json to count its cost from")
+    meta = json.loads(config.read_text())
+    keys = ("steps", "cpu_minutes", "train_config", "train_size", "seed")
+    return meta.get("stages") or [{k: meta.get(k) for k in keys}]
 
 
 def main() -> None:
@@ -50,6 +66,11 @@ def main() -> None:
         "data": args.data,
         "compute": args.compute,
     }
+    meta["seed"] = cfg.get("seed")
+    stage = {k: meta[k] for k in ("steps", "cpu_minutes", "train_config", "train_size", "seed")}
+    meta["stages"] = [*_init_stages(cfg.get("init")), stage]
+    meta["steps"] = sum(int(s["steps"]) for s in meta["stages"])
+    meta["cpu_minutes"] = round(sum(float(s["cpu_minutes"]) for s in meta["stages"]), 1)
     save_model(model, args.out, dtype=torch.float16, metadata=meta)
     print(f"wrote {args.out}: {meta}")
     if args.discriminator is not None:
