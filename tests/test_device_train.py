@@ -24,6 +24,9 @@ def test_device_train_smoke_releases_a_sketch_model(tmp_path: Path) -> None:
     release = tmp_path / "device_deepfill_v2_sketch"
     info = json.loads((release / "config.json").read_text())
     assert info["config"]["in_extra"] == 1 and info["dtype"] == "float16"
-    assert info["steps"] == 10 and info["train_config"] == "configs/device/deepfill_v2_sketch.yaml"
+    # a fine-tune of the shipped weights: its own 10 steps are the last stage, the totals count
+    # what the shipped weights cost before it
+    assert info["stages"][-1]["steps"] == 10 and info["train_config"] == "configs/device/deepfill_v2_sketch.yaml"
+    assert len(info["stages"]) >= 2 and info["steps"] == sum(s["steps"] for s in info["stages"])
     assert (release / "model.safetensors").stat().st_size > 1e6  # the real (cnum 32) model, not a stub
     assert "train" in (tmp_path / "train.log").read_text()

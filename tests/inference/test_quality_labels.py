@@ -74,3 +74,12 @@ def test_models_json_and_the_api_say_it(shelf: Path) -> None:
         models = {m["name"]: m for m in client.get("/api/models").json()["models"]}
     assert models["pconv_unet"]["status"] == "experimental" and "-1.50 dB" in models["pconv_unet"]["gap"]
     assert models["deepfill_v2"]["status"] == "usable"
+
+
+def test_models_table_states_each_verdict_with_its_margin(shelf: Path) -> None:
+    result = CliRunner().invoke(app, ["models", "--no-flops"], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert any(ln.startswith("pconv_unet: experimental, PSNR -1.50 dB") for ln in lines), result.output
+    assert any(ln.startswith("deepfill_v2: usable, PSNR +0.40 dB") and "0.80x Telea's" in ln for ln in lines)
+    assert not any(ln.startswith("rn_inpaint:") for ln in lines)  # untrained: no margin to state

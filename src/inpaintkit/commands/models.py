@@ -87,12 +87,13 @@ def models(
 
         console.print(f"default: {DEFAULT_CLASSICAL} (classical; no learned model beats it yet)")
     for row in rows:
-        if row["status"] == "experimental":
-            console.print(f"{row['name']}: experimental, {row['gap']}")
+        if row["status"] in ("experimental", "usable") and row["gap"]:
+            console.print(f"{row['name']}: {row['status']}, {row['gap']}")
         elif row["kind"] == "imported":
             console.print(f"{row['name']}: {row['description']}")
-    console.print("experimental: below the quality floor (every bucket from 10 %: PSNR >= Telea's - 1 dB and "
-                  "realism <= Telea's), listed with the worst bucket's gap; untrained: no weights shipped.")
+    console.print("usable / experimental: above / below the quality floor (every bucket from 10 %: PSNR >= "
+                  "Telea's - 1 dB and realism <= Telea's), with the worst bucket's margin; untrained: no "
+                  "weights shipped.")
 
 
 def _quality(row: dict[str, Any]) -> dict[str, str]:
