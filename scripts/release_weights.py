@@ -29,6 +29,10 @@ from inpaintkit.models import create_discriminator
 from inpaintkit.models.serialization import DISCRIMINATOR_DIR, save_model
 
 
+# What one training run contributes to ``stages``.
+STAGE_KEYS = ("steps", "cpu_minutes", "train_config", "train_size", "seed")
+
+
 def _init_stages(init: str | None) -> list[dict]:
     """The training stages behind the weights a run started from (none for a fresh run)."""
     if not init:
@@ -37,8 +41,7 @@ def _init_stages(init: str | None) -> list[dict]:
     if not config.is_file():
         raise SystemExit(f"the run started from {init}, which has no config.json to count its cost from")
     meta = json.loads(config.read_text())
-    keys = ("steps", "cpu_minutes", "train_config", "train_size", "seed")
-    return meta.get("stages") or [{k: meta.get(k) for k in keys}]
+    return meta.get("stages") or [{k: meta.get(k) for k in STAGE_KEYS}]
 
 
 def main() -> None:
@@ -67,7 +70,7 @@ def main() -> None:
         "compute": args.compute,
     }
     meta["seed"] = cfg.get("seed")
-    stage = {k: meta[k] for k in ("steps", "cpu_minutes", "train_config", "train_size", "seed")}
+    stage = {k: meta[k] for k in STAGE_KEYS}
     meta["stages"] = [*_init_stages(cfg.get("init")), stage]
     meta["steps"] = sum(int(s["steps"]) for s in meta["stages"])
     meta["cpu_minutes"] = round(sum(float(s["cpu_minutes"]) for s in meta["stages"]), 1)
